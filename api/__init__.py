@@ -1,0 +1,1 @@
+"""From rows to answers: read functions that own the SQL, DataLoaders, the Strawberry schema, the app."""

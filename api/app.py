@@ -1,0 +1,155 @@
+"""The Starlette application: /graphql, GraphiQL, health, and the admin ingest endpoints."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+from strawberry.asgi import GraphQL
+
+from api.context import Context
+from api.graphiql import STATIC_DIR, graphiql_page
+from api.loaders import Loaders
+from api.permissions import TokenCheck
+from api.schema import build_schema
+from api.settings import ApiSettings
+from clickhouse.client import Store
+
+log = logging.getLogger(__name__)
+audit = logging.getLogger("roletrail.audit")
+
+# Submits an ingest job for paths and returns its id; the CLI provides it (it owns the queue).
+Enqueue = Callable[[list[str], str], str]
+PUBLIC_PATHS = ("/health", "/graphiql", "/static/")
+
+
+class BearerAuth:
+    """401 for every request but the public pages unless it carries a valid bearer token."""
+
+    def __init__(self, app: ASGIApp, check: TokenCheck) -> None:
+        self.app = app
+        self.check = check
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(PUBLIC_PATHS) or scope["method"] == "OPTIONS":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        name = self.check.name_of(headers.get(b"authorization", b"").decode("latin-1") or None)
+        if name is None:
+            response = JSONResponse(
+                {"error": "missing or invalid bearer token"}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+            )
+            await response(scope, receive, send)
+            return
+        scope.setdefault("state", {})["token_name"] = name
+        await self.app(scope, receive, send)
+
+
+class GraphQLApp(GraphQL[Context, None]):
+    def __init__(self, settings: ApiSettings, store: Store) -> None:
+        super().__init__(build_schema(settings), graphql_ide=None)
+        self.settings = settings
+        self.store = store
+
+    async def get_context(self, request: Any, response: Any) -> Context:
+        request_id = uuid.uuid4().hex[:12]
+        token = request.scope.get("state", {}).get("token_name", "")
+        audit.info("graphql request=%s token=%s", request_id, token)
+        return Context(self.settings, self.store, Loaders.create(self.store), token, request_id)
+
+
+def _allowed(path: str, roots: tuple[Path, ...]) -> bool:
+    resolved = Path(path).resolve()
+    return any(resolved == root.resolve() or resolved.is_relative_to(root.resolve()) for root in roots)
+
+
+def create_app(
+    settings: ApiSettings,
+    store: Store,
+    tokens: tuple[str, ...],
+    *,
+    enqueue: Enqueue | None = None,
+    source_roots: tuple[Path, ...] = (),
+    job_status: Callable[[Store, str], Any] | None = None,
+) -> Starlette:
+    """Build the app on an open store. Ingest endpoints answer only when `enqueue` is given."""
+
+    async def health(request: Request) -> Response:
+        ok = await run_in_threadpool(store.scalar, "SELECT 1")
+        return JSONResponse({"status": "ok" if ok == 1 else "degraded"})
+
+    async def ingest(request: Request) -> Response:
+        if enqueue is None:
+            return JSONResponse({"error": "this server does not run ingest workers"}, status_code=503)
+        body = await request.json()
+        paths = body.get("paths") if isinstance(body, dict) else None
+        if not isinstance(paths, list) or not paths or not all(isinstance(p, str) for p in paths):
+            return JSONResponse({"error": "body must be {\"paths\": [\"...\"]}"}, status_code=400)
+        if not source_roots:
+            return JSONResponse(
+                {"error": "no source roots configured: set ROLETRAIL_SOURCE_ROOTS to the folders the API may read"},
+                status_code=403,
+            )
+        refused = [p for p in paths if not _allowed(p, source_roots)]
+        if refused:
+            return JSONResponse({"error": f"outside the allowed source roots: {', '.join(refused)}"}, status_code=403)
+        token = request.scope.get("state", {}).get("token_name", "")
+        job_id = await run_in_threadpool(enqueue, [str(Path(p).resolve()) for p in paths], token)
+        audit.info("ingest job=%s token=%s paths=%s", job_id, token, paths)
+        return JSONResponse({"job_id": job_id}, status_code=202)
+
+    async def job(request: Request) -> Response:
+        if job_status is None:
+            return JSONResponse({"error": "jobs are not available"}, status_code=503)
+        status = await run_in_threadpool(job_status, store, request.path_params["job_id"])
+        if status is None:
+            return JSONResponse({"error": "no such job"}, status_code=404)
+        return JSONResponse(_jsonable(status))
+
+    middleware = [Middleware(BearerAuth, check=TokenCheck(tokens))]
+    if settings.cors_origins:
+        middleware.insert(
+            0,
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.cors_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type"],
+            ),
+        )
+    graphql = GraphQLApp(settings, store)
+    routes = [
+        Route("/health", health),
+        Route("/graphql", graphql, methods=["GET", "POST"], name="graphql"),
+        Route("/graphiql", graphiql_page, name="graphiql"),
+        Route("/admin/ingest", ingest, methods=["POST"]),
+        Route("/admin/jobs/{job_id}", job),
+        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+    ]
+    return Starlette(routes=routes, middleware=middleware)
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "__dataclass_fields__"):
+        out = {name: _jsonable(getattr(value, name)) for name in value.__dataclass_fields__}
+        if hasattr(value, "finished"):
+            out["finished"] = value.finished
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return value

@@ -1,0 +1,75 @@
+"""Root fields of the CloudTrail slice: thin resolvers that validate, read and map to types."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import strawberry
+from starlette.concurrency import run_in_threadpool
+
+from api.cloudtrail import reads
+from api.cloudtrail.types import RoleSession, RoleSessionConnection, RoleSessionEdge, session_by_key
+from api.context import Info
+from api.errors import BadRequest
+from api.pagination import PageInfo, cursor_time, decode_cursor, encode_cursor, page_size
+
+
+def scope(info: Info, start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+    """A time scope: defaults to the last ROLETRAIL_DEFAULT_SCOPE_DAYS days up to now."""
+    end = end or datetime.now(UTC) + timedelta(minutes=1)
+    start = start or end - timedelta(days=info.context.settings.default_scope_days)
+    if start >= end:
+        raise BadRequest("`from` must be before `to`")
+    return start, end
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="A temporary credential by its access key (or fallback session key).")
+    async def session(self, info: Info, access_key_id: str) -> RoleSession | None:
+        key = access_key_id.strip()
+        if not key or len(key) > 512:
+            raise BadRequest("accessKeyId must be 1 to 512 characters")
+        session = await session_by_key(info, key)
+        if session.first_seen is None and session.issued_at is None:
+            return None
+        return session
+
+    @strawberry.field(description="Sessions active in a time scope, newest first.")
+    async def sessions(
+        self,
+        info: Info,
+        account_id: str | None = None,
+        role_arn: str | None = None,
+        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
+        to: datetime | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> RoleSessionConnection:
+        settings = info.context.settings
+        size = page_size(first, settings.default_page_size, settings.max_page_size)
+        start, end = scope(info, from_, to)
+        cursor = decode_cursor("session", after, 2)
+        position = (cursor_time(cursor[0]), str(cursor[1])) if cursor else None
+        page = await run_in_threadpool(
+            reads.list_sessions,
+            info.context.store,
+            account_id=account_id,
+            role_arn=role_arn,
+            start=start,
+            end=end,
+            first=size,
+            after=position,
+        )
+        issuances = await info.context.loaders.issuance.load_many([u.session_key for u in page.items])
+        edges = []
+        for usage, issuance in zip(page.items, issuances, strict=True):
+            info.context.loaders.usage.prime(usage.session_key, usage)
+            edges.append(
+                RoleSessionEdge(
+                    node=RoleSession.build(usage.session_key, usage, issuance),
+                    cursor=encode_cursor("session", usage.first_seen, usage.session_key),
+                )
+            )
+        return RoleSessionConnection(edges, PageInfo(page.has_next, edges[-1].cursor if edges else None))

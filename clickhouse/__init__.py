@@ -1,0 +1,1 @@
+"""Everything that lives in the database: migrations, the client factory, storage errors."""

@@ -1,0 +1,39 @@
+"""Table names: the only identifiers that may appear in SQL built by Python."""
+
+from typing import Final
+
+SCHEMA_MIGRATIONS: Final = "schema_migrations"
+STORE_META: Final = "store_meta"
+
+CLOUDTRAIL_LANDING: Final = "cloudtrail_landing"
+CLOUDTRAIL_PARSED: Final = "cloudtrail_parsed"
+CLOUDTRAIL_EVENTS: Final = "cloudtrail_events"
+CLOUDTRAIL_ISSUANCES: Final = "cloudtrail_issuances"
+CLOUDTRAIL_SESSIONS: Final = "cloudtrail_sessions"
+CLOUDTRAIL_LOAD_COUNTS: Final = "cloudtrail_load_counts"
+
+INGEST_OBJECTS: Final = "ingest_objects"
+INGEST_REJECTS: Final = "ingest_rejects"
+INGEST_JOBS: Final = "ingest_jobs"
+
+# Event-like tables and the time column their TTL is on (ROLETRAIL_RETENTION_DAYS applies to each).
+RETAINED: Final[dict[str, str]] = {
+    CLOUDTRAIL_EVENTS: "event_time",
+    CLOUDTRAIL_ISSUANCES: "issued_at",
+    CLOUDTRAIL_SESSIONS: "day",
+}
+
+# Tables derived from cloudtrail_events by materialized views; `roletrail rebuild` refills them.
+DERIVED_FROM_EVENTS: Final = (CLOUDTRAIL_ISSUANCES, CLOUDTRAIL_SESSIONS)
+
+# Every table that holds data (not Null-engine pipes), for tests that isolate by truncation.
+DATA_TABLES: Final = (
+    CLOUDTRAIL_EVENTS,
+    CLOUDTRAIL_ISSUANCES,
+    CLOUDTRAIL_SESSIONS,
+    CLOUDTRAIL_LOAD_COUNTS,
+    INGEST_OBJECTS,
+    INGEST_REJECTS,
+    INGEST_JOBS,
+    STORE_META,
+)

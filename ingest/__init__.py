@@ -1,0 +1,1 @@
+"""From bytes to rows: sources, parsers, the Dramatiq broker and actors, the load ledger."""
