@@ -72,4 +72,6 @@ class Query:
                     cursor=encode_cursor("session", usage.first_seen, usage.session_key),
                 )
             )
-        return RoleSessionConnection(edges, PageInfo(page.has_next, edges[-1].cursor if edges else None))
+        return RoleSessionConnection(
+            edges=edges, page_info=PageInfo(has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None)
+        )

@@ -253,7 +253,9 @@ class RoleSession:
             )
             for row in page.items
         ]
-        return ApiCallConnection(edges, PageInfo(page.has_next, edges[-1].cursor if edges else None))
+        return ApiCallConnection(
+            edges=edges, page_info=PageInfo(has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None)
+        )
 
     @strawberry.field(description="Every ancestor session up the chain of role assumptions, nearest first.")
     async def chain(self, info: Info) -> list[RoleSession]:

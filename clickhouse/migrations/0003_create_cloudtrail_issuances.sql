@@ -93,7 +93,7 @@ SELECT
     principal_id AS caller_principal_id,
     identity_arn AS caller_arn,
     identity_account_id AS caller_account_id,
-    access_key_id AS caller_access_key_id,
+    caller_key AS caller_access_key_id,
     session_key AS caller_session_key,
     user_name AS caller_user_name,
     invoked_by AS caller_invoked_by,
@@ -121,5 +121,7 @@ SELECT
     source_ip_address,
     user_agent,
     toUInt8(identity_type NOT IN ('AWSAccount', 'AWSService')) AS copy_rank
-FROM cloudtrail_events
+-- The caller's key is renamed first: the output column access_key_id (the minted key) would
+-- otherwise shadow the input column of the same name.
+FROM (SELECT *, access_key_id AS caller_key FROM cloudtrail_events)
 WHERE minted_access_key_id != '' AND error_code = '';
