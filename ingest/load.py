@@ -182,7 +182,8 @@ class Loader:
             "log_comment": orjson.dumps({"object_id": load_id, "chunk": chunk.index, "account": ref.account_id}).decode(),
             "insert_deduplication_token": f"cloudtrail:{digest}:{self.retention_days}",
             "deduplicate_blocks_in_dependent_materialized_views": 1,
-            "input_format_parallel_parsing": 1,
+            # Parallel parsing splits input at ~10 MiB and cannot start a segment at a comma.
+            "input_format_parallel_parsing": 0,
         }
         try:
             self.store.raw_insert(tables.CLOUDTRAIL_LANDING, ["raw"], chunk.data, "JSONAsString", settings)

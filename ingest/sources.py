@@ -17,6 +17,7 @@ from enum import StrEnum
 from pathlib import Path
 
 READ_BYTES = 4 * 1024 * 1024
+_GUNZIP_STEP = 64 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
 _ACCOUNT = re.compile(r"AWSLogs/(?:o-[a-z0-9]+/)?(\d{12})/")
 _REGION = re.compile(r"/(?:CloudTrail|vpcflowlogs|GuardDuty)/([a-z]{2}(?:-[a-z]+)+-\d)/")
@@ -131,18 +132,21 @@ class ByteStream:
         decompressor = zlib.decompressobj(wbits=31)
         fed = False
         try:
-            for block in raw:
-                while block:
-                    fed = True
-                    out = decompressor.decompress(block)
-                    if out:
-                        yield out
-                    block = b""
-                    if decompressor.eof:
-                        # Concatenated gzip members are one stream, as gzip(1) reads them.
-                        block = decompressor.unused_data
-                        decompressor = zlib.decompressobj(wbits=31)
-                        fed = False
+            for stored in raw:
+                # Small steps: when zlib fails, only the output of the failing step is lost.
+                for offset in range(0, len(stored), _GUNZIP_STEP):
+                    block = stored[offset : offset + _GUNZIP_STEP]
+                    while block:
+                        fed = True
+                        out = decompressor.decompress(block)
+                        if out:
+                            yield out
+                        block = b""
+                        if decompressor.eof:
+                            # Concatenated gzip members are one stream, as gzip(1) reads them.
+                            block = decompressor.unused_data
+                            decompressor = zlib.decompressobj(wbits=31)
+                            fed = False
         except zlib.error as exc:
             raise CorruptObject(f"corrupt gzip stream: {exc}") from exc
         if fed and not decompressor.eof:

@@ -72,7 +72,9 @@ def _truncate(store: Store) -> None:
         store.command(f"TRUNCATE TABLE IF EXISTS {table}")
     # store_meta was emptied with the rest: record again that retention 0 is what the tables have
     # (apply_retention(store, 0) would now try to REMOVE TTLs that are already gone and fail).
-    store.insert(tables.STORE_META, [["retention_days", "0", datetime.now(UTC)]], ["key", "value", "updated_at"])
+    store.insert(
+        tables.STORE_META, [["retention_days", "0", datetime.now(UTC)]], ["key", "value", "updated_at"]
+    )
     assert applied_retention(store) == 0
 
 

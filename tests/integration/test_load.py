@@ -14,7 +14,7 @@ import shutil
 import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +88,13 @@ def compact(value: Any) -> bytes:
 
 
 def trail_path(
-    root: Path, name: str, *, account: str = ACCOUNT, region: str = REGION, day: date = date(2024, 3, 5), org: str = ""
+    root: Path,
+    name: str,
+    *,
+    account: str = ACCOUNT,
+    region: str = REGION,
+    day: date = date(2024, 3, 5),
+    org: str = "",
 ) -> Path:
     prefix = root / "AWSLogs" / org if org else root / "AWSLogs"
     folder = prefix / account / "CloudTrail" / region / f"{day:%Y/%m/%d}"
@@ -114,7 +120,8 @@ Session = tuple[int, int, datetime, datetime, tuple[str, ...]]
 def sessions(store: Store) -> dict[str, Session]:
     """Every session in the rollup: calls, errors, first and last seen, APIs."""
     rows = store.rows(
-        f"""SELECT session_key, uniqExactMerge(calls), uniqExactMerge(errors), min(first_seen), max(last_seen),
+        f"""SELECT session_key, uniqExactMerge(calls), uniqExactMerge(errors),
+            min(first_seen), max(last_seen),
             arraySort(groupUniqArrayMerge(apis))
         FROM {tables.CLOUDTRAIL_SESSIONS} GROUP BY session_key ORDER BY session_key"""
     )
@@ -143,7 +150,15 @@ def rejects(store: Store, ref: ObjectRef) -> list[Reject]:
 
 
 def ledger_row(store: Store, ref: ObjectRef) -> dict[str, Any]:
-    columns = ("status", "records_read", "records_loaded", "records_bad", "records_expired", "message", "log_type")
+    columns = (
+        "status",
+        "records_read",
+        "records_loaded",
+        "records_bad",
+        "records_expired",
+        "message",
+        "log_type",
+    )
     rows = store.rows(
         f"SELECT {', '.join(columns)} FROM {tables.INGEST_OBJECTS} FINAL WHERE object_id = {{oid:String}}",
         {"oid": ref.object_id},
@@ -155,7 +170,13 @@ def ledger_row(store: Store, ref: ObjectRef) -> dict[str, Any]:
 def assert_reconciled(store: Store, ref: ObjectRef, result: LoadResult) -> None:
     """The ledger says what the result says, and read = loaded + bad + expired + skipped items."""
     row = ledger_row(store, ref)
-    assert (row["status"], row["records_read"], row["records_loaded"], row["records_bad"], row["records_expired"]) == (
+    assert (
+        row["status"],
+        row["records_read"],
+        row["records_loaded"],
+        row["records_bad"],
+        row["records_expired"],
+    ) == (
         result.status,
         result.records_read,
         result.records_loaded,
@@ -233,18 +254,24 @@ def incident_dir(data_dir: Path) -> Path:
     return data_dir / "cloudtrail"
 
 
-def test_incident_fixture_sessions_have_exact_counts(loader: Loader, store: Store, incident_dir: Path) -> None:
+def test_incident_fixture_sessions_have_exact_counts(
+    loader: Loader, store: Store, incident_dir: Path
+) -> None:
     # Arrange: the CloudTrail files of the fixture, counted independently
     trail_files = [Path(r.uri) for r in walk(incident_dir) if "/CloudTrail/" in r.uri]
     expected = expected_calls(r for path in trail_files for r in records_in(path))
     # Act
     results = load_paths_directly(loader, walk(incident_dir))
     # Assert
-    assert session_calls(store) == expected == {
-        "ASIADEVALICE00000001": 4,
-        "ASIAPRODALICE0000001": 3,
-        "ASIAWEBSERVER0000001": 2,
-    }
+    assert (
+        session_calls(store)
+        == expected
+        == {
+            "ASIADEVALICE00000001": 4,
+            "ASIAPRODALICE0000001": 3,
+            "ASIAWEBSERVER0000001": 2,
+        }
+    )
     assert sorted(r.status for r in results) == [LOADED, LOADED, LOADED, SKIPPED, SKIPPED]
 
 
@@ -305,7 +332,11 @@ GOOD = [call(n, when=f"2024-03-05T11:{n:02d}:00Z") for n in range(1, 6)]
 
 def test_a_corrupt_gzip_fails_with_a_reject(loader: Loader, store: Store, tmp_path: Path) -> None:
     # Arrange: a gzip header followed by bytes that are no deflate stream
-    path = write(trail_path(tmp_path, "corrupt"), b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + b"\xff" * 200, compress=False)
+    path = write(
+        trail_path(tmp_path, "corrupt"),
+        b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + b"\xff" * 200,
+        compress=False,
+    )
     # Act
     ref, result = load(loader, path)
     # Assert
@@ -313,18 +344,23 @@ def test_a_corrupt_gzip_fails_with_a_reject(loader: Loader, store: Store, tmp_pa
     assert "corrupt gzip stream" in result.message
     [(chunk, position, reason, _excerpt)] = rejects(store, ref)
     assert (chunk, position) == (0, 0)
-    assert reason.startswith("corrupt gzip stream") and "after 210 bytes" in reason
+    assert reason.startswith("corrupt gzip stream")
+    assert reason.endswith("after 210 bytes")
     assert_reconciled(store, ref, result)
 
 
 @pytest.mark.xfail(
     strict=True,
-    reason="BUG: a gzip stream damaged in the middle loses every record before the damage (ByteStream "
-    "drops the output of the 4 MiB read that failed), so the object fails with nothing loaded",
+    reason="BUG: a gzip stream damaged in the middle still fails the object: the records-file chunker drops the "
+    "decompressed prefix when the stream breaks inside the Records array",
 )
 def test_records_before_gzip_damage_still_load(loader: Loader, store: Store, tmp_path: Path) -> None:
     # Arrange: 400 records decodable, then a broken deflate block where the rest should be
-    intact = HEAD + b",".join(compact(call(n, requestParameters={"pad": f"{n:x}" * 200})) for n in range(400)) + b","
+    intact = (
+        HEAD
+        + b",".join(compact(call(n, requestParameters={"pad": f"{n:x}" * 200})) for n in range(400))
+        + b","
+    )
     compressor = zlib.compressobj(6, zlib.DEFLATED, 31)
     damaged = compressor.compress(intact) + compressor.flush(zlib.Z_FULL_FLUSH) + b"\xff" * 16
     path = write(trail_path(tmp_path, "damaged"), damaged, compress=False)
@@ -352,14 +388,23 @@ def test_a_truncated_gzip_keeps_the_records_it_holds(loader: Loader, store: Stor
     assert_reconciled(store, ref, result)
 
 
-def test_a_file_that_is_not_json_fails_with_its_head_as_excerpt(loader: Loader, store: Store, tmp_path: Path) -> None:
+def test_a_file_that_is_not_json_fails_with_its_head_as_excerpt(
+    loader: Loader, store: Store, tmp_path: Path
+) -> None:
     # Arrange: an HTML error page saved under a trail file's name
     path = write(trail_path(tmp_path, "html"), b"<html><body>503 Slow Down</body></html>\n")
     # Act
     ref, result = load(loader, path)
     # Assert
-    assert (result.status, result.records_read, result.records_loaded, result.records_bad) == (FAILED, 1, 0, 1)
-    assert rejects(store, ref) == [(0, 0, "not JSON: not a CloudTrail log file", "<html><body>503 Slow Down</body></html>\n")]
+    assert (result.status, result.records_read, result.records_loaded, result.records_bad) == (
+        FAILED,
+        1,
+        0,
+        1,
+    )
+    assert rejects(store, ref) == [
+        (0, 0, "not JSON: not a CloudTrail log file", "<html><body>503 Slow Down</body></html>\n")
+    ]
     assert_reconciled(store, ref, result)
 
 
@@ -371,7 +416,12 @@ def test_a_truncated_last_record_loses_only_itself(loader: Loader, store: Store,
     # Act
     ref, result = load(loader, path)
     # Assert
-    assert (result.status, result.records_read, result.records_loaded, result.records_bad) == (PARTIAL, 5, 4, 1)
+    assert (result.status, result.records_read, result.records_loaded, result.records_bad) == (
+        PARTIAL,
+        5,
+        4,
+        1,
+    )
     assert "file ends inside its Records array" in result.message
     [(_chunk, position, reason, excerpt)] = rejects(store, ref)
     assert (position, reason) == (4, "truncated record")
@@ -380,7 +430,9 @@ def test_a_truncated_last_record_loses_only_itself(loader: Loader, store: Store,
     assert_reconciled(store, ref, result)
 
 
-def test_a_broken_record_in_a_trail_file_loses_only_itself(loader: Loader, store: Store, tmp_path: Path) -> None:
+def test_a_broken_record_in_a_trail_file_loses_only_itself(
+    loader: Loader, store: Store, tmp_path: Path
+) -> None:
     # Arrange: the third of five records is not valid JSON
     texts = [compact(r) for r in GOOD]
     texts[2] = texts[2].replace(b'"eventName":', b'"eventName" ', 1)
@@ -388,7 +440,12 @@ def test_a_broken_record_in_a_trail_file_loses_only_itself(loader: Loader, store
     # Act
     ref, result = load(loader, path)
     # Assert
-    assert (result.status, result.records_read, result.records_loaded, result.records_bad) == (PARTIAL, 5, 4, 1)
+    assert (result.status, result.records_read, result.records_loaded, result.records_bad) == (
+        PARTIAL,
+        5,
+        4,
+        1,
+    )
     [(chunk, position, reason, excerpt)] = rejects(store, ref)
     assert (chunk, position, reason) == (0, 2, "not valid JSON")
     assert excerpt == texts[2].decode()
@@ -399,7 +456,9 @@ def test_a_broken_record_in_a_trail_file_loses_only_itself(loader: Loader, store
     ("broken", "reason"),
     [
         pytest.param({"eventTime": "yesterday-ish"}, "no valid eventTime", id="bad-time"),
-        pytest.param({"eventID": "", "eventName": ""}, "not a CloudTrail record: no eventID or eventName", id="no-id"),
+        pytest.param(
+            {"eventID": "", "eventName": ""}, "not a CloudTrail record: no eventID or eventName", id="no-id"
+        ),
     ],
 )
 def test_a_record_the_engine_rejects_is_reported_with_its_position(
@@ -423,9 +482,15 @@ def test_a_record_the_engine_rejects_is_reported_with_its_position(
     "the engine numbers only the records it received, so a reject found by ClickHouse after a Python "
     "reject gets the wrong position (here both rejects claim position 1)",
 )
-def test_rejects_in_one_json_export_have_distinct_true_positions(loader: Loader, store: Store, tmp_path: Path) -> None:
+def test_rejects_in_one_json_export_have_distinct_true_positions(
+    loader: Loader, store: Store, tmp_path: Path
+) -> None:
     # Arrange: a JSON array: good, broken JSON, bad eventTime
-    items = [compact(GOOD[0]), b'{"eventVersion":"1.09" "eventID":"x"}', compact({**GOOD[2], "eventTime": "never"})]
+    items = [
+        compact(GOOD[0]),
+        b'{"eventVersion":"1.09" "eventID":"x"}',
+        compact({**GOOD[2], "eventTime": "never"}),
+    ]
     path = write(trail_path(tmp_path, "positions"), b"[" + b",".join(items) + b"]")
     # Act
     ref, _result = load(loader, path)
@@ -449,24 +514,35 @@ def test_a_vpc_flow_log_is_skipped(loader: Loader, store: Store, tmp_path: Path)
 
 def test_a_json_object_that_is_no_trail_fails(loader: Loader, store: Store, tmp_path: Path) -> None:
     # Arrange: some other service's JSON under a trail file's name
-    path = write(trail_path(tmp_path, "config"), b'{"configurationItems": [{"resourceType": "AWS::S3::Bucket"}]}')
+    path = write(
+        trail_path(tmp_path, "config"), b'{"configurationItems": [{"resourceType": "AWS::S3::Bucket"}]}'
+    )
     # Act
     ref, result = load(loader, path)
     # Assert
     assert (result.status, result.records_read, result.records_bad) == (FAILED, 1, 1)
-    assert [r for _c, _p, r, _e in rejects(store, ref)] == ["not a CloudTrail record: no eventID or eventName"]
+    assert [r for _c, _p, r, _e in rejects(store, ref)] == [
+        "not a CloudTrail record: no eventID or eventName"
+    ]
     assert_reconciled(store, ref, result)
 
 
 DIGEST = compact(
-    {"awsAccountId": ACCOUNT, "digestStartTime": "2024-03-05T10:00:00Z", "digestEndTime": "2024-03-05T11:00:00Z", "logFiles": []}
+    {
+        "awsAccountId": ACCOUNT,
+        "digestStartTime": "2024-03-05T10:00:00Z",
+        "digestEndTime": "2024-03-05T11:00:00Z",
+        "logFiles": [],
+    }
 )
 
 
 def test_a_digest_file_in_its_folder_is_skipped(loader: Loader, store: Store, tmp_path: Path) -> None:
     # Arrange
     folder = tmp_path / "AWSLogs" / ACCOUNT / "CloudTrail-Digest" / REGION / "2024" / "03" / "05"
-    path = write(folder / f"{ACCOUNT}_CloudTrail-Digest_{REGION}_trail_{REGION}_20240305T110000Z.json.gz", DIGEST)
+    path = write(
+        folder / f"{ACCOUNT}_CloudTrail-Digest_{REGION}_trail_{REGION}_20240305T110000Z.json.gz", DIGEST
+    )
     # Act
     ref, result = load(loader, path)
     # Assert
@@ -481,7 +557,12 @@ def test_a_digest_file_among_trail_files_is_skipped(loader: Loader, store: Store
     # Act
     ref, result = load(loader, path)
     # Assert: counted as one skipped item, not as bad
-    assert (result.status, result.records_read, result.records_bad, result.skipped_items) == (SKIPPED, 1, 0, 1)
+    assert (result.status, result.records_read, result.records_bad, result.skipped_items) == (
+        SKIPPED,
+        1,
+        0,
+        1,
+    )
     assert "cloudtrail-digest skipped" in result.message
     assert_reconciled(store, ref, result)
 
@@ -504,9 +585,11 @@ def test_a_byte_identical_copy_is_a_duplicate(loader: Loader, store: Store, tmp_
 @pytest.mark.xfail(
     strict=True,
     reason="BUG: a byte-identical copy of a JSON-array (or JSON-lines) export is reported 'loaded' with 0 "
-    "records read and no message; only `{\"Records\":[...]}` files are recognised as duplicates",
+    'records read and no message; only `{"Records":[...]}` files are recognised as duplicates',
 )
-def test_a_byte_identical_copy_of_a_json_export_is_a_duplicate(loader: Loader, store: Store, tmp_path: Path) -> None:
+def test_a_byte_identical_copy_of_a_json_export_is_a_duplicate(
+    loader: Loader, store: Store, tmp_path: Path
+) -> None:
     # Arrange: a JSON array export saved twice
     first = write(tmp_path / "exports" / "lookup-events.json", json.dumps(GOOD).encode(), compress=False)
     second = tmp_path / "exports" / "lookup-events (1).json"
@@ -524,9 +607,7 @@ def test_a_byte_identical_copy_of_a_json_export_is_a_duplicate(loader: Loader, s
     "equals a chunk of an object loaded before (an export and a longer re-export) is not counted: its "
     "ledger row says 40 records read of 80",
 )
-def test_an_object_sharing_chunks_with_another_counts_all_its_records(
-    store: Store, tmp_path: Path
-) -> None:
+def test_an_object_sharing_chunks_with_another_counts_all_its_records(store: Store, tmp_path: Path) -> None:
     # Arrange: an export of 40 records, then a re-export of the same 40 and 40 more, in small chunks
     loader = Loader(store, retention_days=0, chunk_bytes=8192)
     records = [call(n) for n in range(80)]
@@ -558,7 +639,9 @@ def test_an_eventbridge_export_loads_its_cloudtrail_events_and_skips_findings(
 ) -> None:
     # Arrange: JSON lines from an EventBridge archive: two CloudTrail events and a GuardDuty finding
     def envelope(detail_type: str, detail: dict[str, Any]) -> bytes:
-        return compact({"version": "0", "id": "1", "detail-type": detail_type, "source": "aws", "detail": detail})
+        return compact(
+            {"version": "0", "id": "1", "detail-type": detail_type, "source": "aws", "detail": detail}
+        )
 
     lines = [
         envelope("AWS API Call via CloudTrail", GOOD[0]),
@@ -569,7 +652,12 @@ def test_an_eventbridge_export_loads_its_cloudtrail_events_and_skips_findings(
     # Act
     ref, result = load(loader, path)
     # Assert
-    assert (result.status, result.records_read, result.records_loaded, result.skipped_items) == (LOADED, 3, 2, 1)
+    assert (result.status, result.records_read, result.records_loaded, result.skipped_items) == (
+        LOADED,
+        3,
+        2,
+        1,
+    )
     assert "1 guardduty-finding skipped" in result.message
     assert session_calls(store) == {"ASIAEXAMPLECALLER001": 2}
     assert_reconciled(store, ref, result)
@@ -583,7 +671,10 @@ def test_every_object_of_a_messy_folder_reconciles(loader: Loader, store: Store,
     write(trail_path(tmp_path, "obj"), b'{"hello":"world"}')
     write(trail_path(tmp_path, "digest"), DIGEST)
     write(trail_path(tmp_path, "empty"), b"", compress=False)
-    write(tmp_path / "lines.jsonl", b"\n".join(compact(call(n, key="ASIAEXAMPLELINES0001")) for n in range(90, 93)))
+    write(
+        tmp_path / "lines.jsonl",
+        b"\n".join(compact(call(n, key="ASIAEXAMPLELINES0001")) for n in range(90, 93)),
+    )
     write(tmp_path / "notes.txt", b"case notes", compress=False)
     refs = list(walk(tmp_path))
     # Act
@@ -624,7 +715,9 @@ def test_an_export_spanning_fourteen_months_loads(loader: Loader, store: Store, 
     "TOO_MANY_PARTS (code 252), which client.py retries as transient; Loader.load then raises "
     "StorageError and no ledger row is written",
 )
-def test_an_export_spanning_more_than_a_hundred_months_loads(loader: Loader, store: Store, tmp_path: Path) -> None:
+def test_an_export_spanning_more_than_a_hundred_months_loads(
+    loader: Loader, store: Store, tmp_path: Path
+) -> None:
     # Arrange: a backfill of nine years, one record a month
     months = [date(2015 + m // 12, m % 12 + 1, 1) for m in range(108)]
     records = [call(n, when=f"{day:%Y-%m-%d}T00:00:00Z") for n, day in enumerate(months)]
@@ -680,7 +773,8 @@ def test_a_50_mb_object_loads_in_bounded_chunks_with_exact_counts(
     # Act
     ref, result = load(loader, path)
     # Assert: many bounded inserts, exact counts, each bad record reported with its own text
-    assert len(sizes) >= 50 and max(sizes) <= chunk_bytes + one
+    assert len(sizes) >= 50
+    assert max(sizes) <= chunk_bytes + one
     assert (result.status, result.records_read, result.records_loaded, result.records_bad) == (
         PARTIAL,
         len(records),
@@ -693,14 +787,9 @@ def test_a_50_mb_object_loads_in_bounded_chunks_with_exact_counts(
     assert_reconciled(store, ref, result)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: chunks join records with bare commas and insert with input_format_parallel_parsing=1; "
-    "ClickHouse's parallel JSONAsString reader splits input into ~10 MiB segments and cannot start a "
-    "segment at a comma, so any chunk over ~10 MiB (the default CHUNK_BYTES is 16 MiB) raises BadInput "
-    "(code 117) - a valid 12 MB trail file fails to load and Loader.load raises",
-)
-def test_a_12_mb_trail_file_loads_with_the_default_chunk_size(loader: Loader, store: Store, tmp_path: Path) -> None:
+def test_a_12_mb_trail_file_loads_with_the_default_chunk_size(
+    loader: Loader, store: Store, tmp_path: Path
+) -> None:
     # Arrange: a valid trail file larger than ClickHouse's parallel-parsing segment
     records, _one = _big_records(12 * 1024 * 1024)
     path = _write_big(tmp_path, records)

@@ -86,7 +86,9 @@ def test_the_session_store_is_at_latest(migrated_store: Store) -> None:
 
 def test_reapply_is_a_no_op(migrated_store: Store) -> None:
     # Arrange: the session store is already migrated
-    before = migrated_store.rows(f"SELECT version, checksum, applied_at FROM {tables.SCHEMA_MIGRATIONS} FINAL")
+    before = migrated_store.rows(
+        f"SELECT version, checksum, applied_at FROM {tables.SCHEMA_MIGRATIONS} FINAL"
+    )
     # Act
     applied = migrate.apply(migrated_store)
     # Assert
@@ -101,7 +103,9 @@ def test_a_changed_applied_migration_stops_the_runner(scratch_store: Store, tmp_
     shutil.copytree(migrate.MIGRATIONS_DIR, directory)
     migrate.apply(scratch_store, directory=directory)
     edited = sorted(directory.glob("*.sql"))[0]
-    edited.write_text(edited.read_text(encoding="utf-8") + "\n-- an innocent-looking edit\n", encoding="utf-8")
+    edited.write_text(
+        edited.read_text(encoding="utf-8") + "\n-- an innocent-looking edit\n", encoding="utf-8"
+    )
     # Act / Assert
     with pytest.raises(SchemaError, match="was changed after it ran"):
         migrate.apply(scratch_store, directory=directory)
@@ -112,7 +116,9 @@ def _with_extra_migration(tmp_path: Path) -> tuple[Path, str]:
     shutil.copytree(migrate.MIGRATIONS_DIR, directory)
     version = len(migrate.discover(directory)) + 1
     extra = directory / f"{version:04d}_create_test_notes.sql"
-    extra.write_text("CREATE TABLE IF NOT EXISTS test_notes (note String) ENGINE = MergeTree ORDER BY note;\n")
+    extra.write_text(
+        "CREATE TABLE IF NOT EXISTS test_notes (note String) ENGINE = MergeTree ORDER BY note;\n"
+    )
     (directory / "LATEST").write_text(extra.stem + "\n")
     return directory, extra.stem
 
@@ -148,11 +154,16 @@ def test_the_migrations_declare_materialized_views() -> None:
     assert len(views) >= 5
 
 
-@pytest.mark.parametrize(("view", "target"), _views_in_migrations(), ids=[v for v, _ in _views_in_migrations()])
-def test_every_materialized_view_produces_every_target_column(migrated_store: Store, view: str, target: str) -> None:
+@pytest.mark.parametrize(
+    ("view", "target"), _views_in_migrations(), ids=[v for v, _ in _views_in_migrations()]
+)
+def test_every_materialized_view_produces_every_target_column(
+    migrated_store: Store, view: str, target: str
+) -> None:
     # Arrange: the view as the engine holds it, and its TO table's insertable columns
     rows = migrated_store.rows(
-        "SELECT as_select, create_table_query FROM system.tables WHERE database = {db:String} AND name = {name:String}",
+        """SELECT as_select, create_table_query FROM system.tables
+        WHERE database = {db:String} AND name = {name:String}""",
         {"db": migrated_store.database, "name": view},
     )
     assert rows, f"{view} is not in the database"
@@ -176,7 +187,17 @@ def test_every_materialized_view_produces_every_target_column(migrated_store: St
 
 
 def _trail_file(root: Path, records: list[dict[str, Any]], name: str) -> Path:
-    path = root / "AWSLogs" / ACCOUNT / "CloudTrail" / "eu-west-1" / "2024" / "03" / "05" / f"{ACCOUNT}_CloudTrail_{name}.json.gz"
+    path = (
+        root
+        / "AWSLogs"
+        / ACCOUNT
+        / "CloudTrail"
+        / "eu-west-1"
+        / "2024"
+        / "03"
+        / "05"
+        / f"{ACCOUNT}_CloudTrail_{name}.json.gz"
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(gzip.compress(json.dumps({"Records": records}).encode()))
     return path
@@ -231,9 +252,10 @@ def _count(store: Store, table: str) -> int:
 def test_retention_moves_the_ttl_of_every_retained_table(retention_30: Store) -> None:
     # Arrange: retention 30 applied by the fixture
     # Act
-    engines = dict(
+    engines: dict[str, str] = dict(
         retention_30.rows(
-            "SELECT name, engine_full FROM system.tables WHERE database = {db:String}", {"db": retention_30.database}
+            "SELECT name, engine_full FROM system.tables WHERE database = {db:String}",
+            {"db": retention_30.database},
         )
     )
     # Assert
@@ -245,15 +267,23 @@ def test_retention_moves_the_ttl_of_every_retained_table(retention_30: Store) ->
 def test_a_record_older_than_the_retention_is_reported_expired(retention_30: Store, tmp_path: Path) -> None:
     # Arrange: one record from 60 days ago, one from yesterday
     now = datetime.now(UTC)
-    path = _trail_file(tmp_path, [_call(1, now - timedelta(days=60)), _call(2, now - timedelta(days=1))], "old")
+    path = _trail_file(
+        tmp_path, [_call(1, now - timedelta(days=60)), _call(2, now - timedelta(days=1))], "old"
+    )
     loader = Loader(retention_30, retention_days=30)
     # Act
     result = loader.load(file_ref(path))
     # Assert: counted as expired (not bad, not loaded), said so, and not stored
-    assert (result.status, result.records_read, result.records_loaded, result.records_expired) == (LOADED, 2, 1, 1)
+    assert (result.status, result.records_read, result.records_loaded, result.records_expired) == (
+        LOADED,
+        2,
+        1,
+        1,
+    )
     assert "older than the 30-day retention" in result.message
     ledger = retention_30.rows(
-        f"SELECT records_read, records_loaded, records_bad, records_expired FROM {tables.INGEST_OBJECTS} FINAL"
+        f"""SELECT records_read, records_loaded, records_bad, records_expired
+        FROM {tables.INGEST_OBJECTS} FINAL"""
     )
     assert ledger == [(2, 1, 0, 1)]
     assert _count(retention_30, f"{tables.CLOUDTRAIL_EVENTS} FINAL") == 1
@@ -275,8 +305,16 @@ def test_lowering_the_retention_drops_old_rows_at_merge(store: Store, tmp_path: 
     finally:
         apply_retention(store, 0)
     # Assert
-    assert before == {tables.CLOUDTRAIL_EVENTS: 3, tables.CLOUDTRAIL_ISSUANCES: 1, tables.CLOUDTRAIL_SESSIONS: 3}
-    assert after == {tables.CLOUDTRAIL_EVENTS: 1, tables.CLOUDTRAIL_ISSUANCES: 0, tables.CLOUDTRAIL_SESSIONS: 1}
+    assert before == {
+        tables.CLOUDTRAIL_EVENTS: 3,
+        tables.CLOUDTRAIL_ISSUANCES: 1,
+        tables.CLOUDTRAIL_SESSIONS: 3,
+    }
+    assert after == {
+        tables.CLOUDTRAIL_EVENTS: 1,
+        tables.CLOUDTRAIL_ISSUANCES: 0,
+        tables.CLOUDTRAIL_SESSIONS: 1,
+    }
 
 
 def test_retention_zero_keeps_everything(store: Store, tmp_path: Path) -> None:
@@ -307,4 +345,6 @@ def test_applying_retention_zero_again_after_losing_its_record_succeeds(store: S
         assert applied_retention(store) == 0
     finally:
         # Put back what the shared store's fixture relies on (retention 0 recorded).
-        store.insert(tables.STORE_META, [["retention_days", "0", datetime.now(UTC)]], ["key", "value", "updated_at"])
+        store.insert(
+            tables.STORE_META, [["retention_days", "0", datetime.now(UTC)]], ["key", "value", "updated_at"]
+        )
