@@ -750,6 +750,7 @@ def _write_big(root: Path, records: list[dict[str, Any]]) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_a_50_mb_object_loads_in_bounded_chunks_with_exact_counts(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
