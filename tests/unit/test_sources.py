@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import random
 import zlib
 from pathlib import Path
 
@@ -263,15 +264,34 @@ def _damaged_in_the_middle(intact: bytes) -> bytes:
     return good + b"\xff" * 16
 
 
-def test_bytestream_yields_the_bytes_before_damage_in_the_middle(tmp_path: Path) -> None:
-    # Arrange: 1 MB of readable data, then a broken deflate block
-    intact = os.urandom(500_000).hex().encode()
+def test_bytestream_yields_the_bytes_before_damage_in_a_large_file(tmp_path: Path) -> None:
+    # Arrange: 1 MB of readable data (about 550 KB stored), then a broken deflate block
+    intact = random.Random(1).randbytes(500_000).hex().encode()
     path = _touch(tmp_path / "damaged.json.gz", _damaged_in_the_middle(intact))
     pieces: list[bytes] = []
     # Act
     with pytest.raises(CorruptObject):
         _read_until_error(ByteStream(path), pieces)
-    # Assert: nearly all of the readable data came out before the error (and nothing else)
+    # Assert: most of the readable data came out before the error (and nothing else)
     out = b"".join(pieces)
     assert intact.startswith(out)
-    assert len(out) >= len(intact) - 128 * 1024
+    assert len(out) >= len(intact) - 256 * 1024
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: ByteStream gunzips in 64 KiB steps and zlib discards the output of the step that fails, so "
+    "damage in a file under 64 KiB stored (most delivered trail files) still yields nothing before it",
+)
+def test_bytestream_yields_the_bytes_before_damage_in_a_small_file(tmp_path: Path) -> None:
+    # Arrange: 200 KB of repetitive JSON-like text (a few KB stored), then a broken deflate block
+    intact = b",".join(b'{"eventVersion":"1.09","eventID":"%06d"}' % n for n in range(5000))
+    path = _touch(tmp_path / "damaged.json.gz", _damaged_in_the_middle(intact))
+    pieces: list[bytes] = []
+    # Act
+    with pytest.raises(CorruptObject):
+        _read_until_error(ByteStream(path), pieces)
+    # Assert: most of the readable data came out before the error
+    out = b"".join(pieces)
+    assert intact.startswith(out)
+    assert len(out) >= len(intact) // 2
