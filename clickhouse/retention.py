@@ -27,8 +27,18 @@ def apply_retention(store: Store, days: int) -> bool:
         return False
     for table, column in tables.RETAINED.items():
         if days == 0:
-            store.command(f"ALTER TABLE {table} REMOVE TTL")
+            # REMOVE TTL fails on a table without one: check first, so that this can be re-run.
+            if _has_ttl(store, table):
+                store.command(f"ALTER TABLE {table} REMOVE TTL")
         else:
             store.command(f"ALTER TABLE {table} MODIFY TTL {column} + toIntervalDay({int(days)})")
     store.insert(tables.STORE_META, [[_KEY, str(days), datetime.now(UTC)]], ["key", "value", "updated_at"])
     return True
+
+
+def _has_ttl(store: Store, table: str) -> bool:
+    create = store.scalar(
+        "SELECT create_table_query FROM system.tables WHERE database = currentDatabase() AND name = {t:String}",
+        {"t": table},
+    )
+    return " TTL " in str(create or "")

@@ -1,12 +1,16 @@
-"""Loading one object into ClickHouse, idempotently, and recording the outcome in the ledger.
+"""Loading objects into ClickHouse, idempotently, and recording each outcome in the ledger.
 
-Each chunk of record texts is one INSERT into cloudtrail_landing whose deduplication token is the
-chunk's content hash (plus the retention in force), with deduplication in dependent views on: a
-retried load, a redelivered message or a byte-identical duplicate file adds nothing. Record-level
-duplicates (the same record in an organisation and an account trail) are absorbed by the tables.
+Record texts go to cloudtrail_landing as JSONAsString; the views parse and route them. Small
+trail files are loaded in batches (one INSERT for many objects: few parts, few round trips);
+large ones in bounded chunks. log_comment tells the views which rows belong to which object.
+Every INSERT has a deduplication token made of the objects' load ids and content hashes, with
+deduplication in dependent views on: a retried load or a redelivered message adds nothing.
+Record-level duplicates (the same record in an organisation and an account trail) are absorbed by
+the tables. A byte-identical copy of an object already loaded is recognised by its checksum and
+not loaded again.
 
-For every object the ledger holds records read = loaded + bad + expired (+ items of other kinds
-skipped): counts come from ClickHouse's own classification (cloudtrail_load_counts), not assumed.
+For every object the ledger holds records read = loaded + bad + expired + skipped, with counts
+from ClickHouse's own classification (cloudtrail_load_counts), not assumed.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -24,10 +28,10 @@ import orjson
 
 from clickhouse import tables
 from clickhouse.client import Store
-from clickhouse.errors import BadInput
+from clickhouse.errors import BadInput, StorageError
 from ingest import cloudtrail
-from ingest.cloudtrail import BadItem, Chunk, Shape, TruncatedRecords
-from ingest.sources import NOT_LOADED, ByteStream, CorruptObject, LogType, ObjectRef
+from ingest.cloudtrail import BadItem, Chunk, NoBoundary, RecordsFileChunker, Shape, TruncatedRecords
+from ingest.sources import NOT_LOADED, ByteStream, CorruptObject, ObjectRef, file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +41,14 @@ FAILED = "failed"
 SKIPPED = "skipped"
 DUPLICATE = "duplicate"
 FINAL_STATUSES = (LOADED, PARTIAL, SKIPPED, DUPLICATE, FAILED)
+# Objects at most this big (stored bytes) are read whole and loaded together in batches.
+SMALL_OBJECT_BYTES = 4 * 1024 * 1024
+BATCH_OBJECTS = 200
 
 _LEDGER_COLUMNS = (
-    "object_id", "job_id", "source", "uri", "log_type", "account_id", "region", "size", "checksum",
+    "object_id", "load_id", "job_id", "source", "uri", "log_type", "account_id", "region", "size", "checksum",
     "retention_days", "status", "records_read", "records_loaded", "records_bad", "records_expired",
-    "first_event", "last_event", "message", "loaded_at",
+    "records_skipped", "first_event", "last_event", "message", "loaded_at",
 )  # fmt: skip
 
 
@@ -66,10 +73,38 @@ class LoadResult:
 
 @dataclass
 class _Progress:
+    """What Python itself saw while loading one object."""
+
+    ref: ObjectRef
+    load_id: str
+    shape: Shape = Shape.EMPTY
+    checksum: str = ""
+    bytes_read: int = 0
     python_bad: int = 0
     corrupt: str = ""
     skipped: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    duplicate_of: str = ""
+
+
+@dataclass(frozen=True)
+class _Counts:
+    read: int = 0
+    valid: int = 0
+    expired: int = 0
+    rejected: int = 0
+    first: datetime | None = None
+    last: datetime | None = None
+
+
+@dataclass
+class _Batch:
+    """Whole small trail files waiting to go to ClickHouse in one INSERT."""
+
+    members: list[tuple[_Progress, bytes, int]] = field(default_factory=list)
+
+    def add(self, progress: _Progress, data: bytes) -> None:
+        self.members.append((progress, data, cloudtrail.count_records(data)))
 
 
 class Loader:
@@ -79,6 +114,10 @@ class Loader:
         self.store = store
         self.retention_days = retention_days
         self.chunk_bytes = chunk_bytes
+
+    def load_id(self, ref: ObjectRef) -> str:
+        # A new size or a new retention is a new load: expired records come back when it is raised.
+        return f"{ref.object_id}:{ref.size}:{self.retention_days}"
 
     # -- ledger -------------------------------------------------------------------------------
 
@@ -103,100 +142,222 @@ class Loader:
         # Reloading is due only when the current retention keeps more than the one that loaded it.
         return self.retention_days != 0 and (retention == 0 or self.retention_days <= retention)
 
-    def record(self, ref: ObjectRef, job_id: str, result: LoadResult, checksum: str = "") -> None:
-        row = [
-            result.object_id, job_id, ref.source, ref.uri, ref.log_type.value, ref.account_id, ref.region,
-            ref.size, checksum, self.retention_days, result.status, result.records_read, result.records_loaded,
-            result.records_bad, result.records_expired, result.first_event, result.last_event, result.message,
-            datetime.now(UTC),
+    def _record(self, job_id: str, results: Sequence[tuple[_Progress, LoadResult]]) -> None:
+        now = datetime.now(UTC)
+        rows = [
+            [
+                r.object_id, p.load_id, job_id, p.ref.source, p.ref.uri, p.ref.log_type.value, p.ref.account_id,
+                p.ref.region, p.ref.size, p.checksum, self.retention_days, r.status, r.records_read,
+                r.records_loaded, r.records_bad, r.records_expired, r.skipped_items, r.first_event, r.last_event,
+                r.message, now,
+            ]
+            for p, r in results
         ]  # fmt: skip
-        self.store.insert(tables.INGEST_OBJECTS, [row], _LEDGER_COLUMNS)
+        self.store.insert(tables.INGEST_OBJECTS, rows, _LEDGER_COLUMNS)
 
     # -- loading ------------------------------------------------------------------------------
 
     def load(self, ref: ObjectRef, job_id: str = "") -> LoadResult:
-        """Load one object (never raises for bad content: the result says what happened)."""
-        if ref.log_type in NOT_LOADED:
-            result = LoadResult(ref.object_id, ref.uri, ref.log_type, SKIPPED, message=f"{ref.log_type} not loaded")
-            self.record(ref, job_id, result)
-            return result
-        stream = ByteStream(Path(ref.uri))
-        progress = _Progress()
-        load_id = f"{ref.object_id}:{ref.size}:{self.retention_days}"
-        try:
-            shape = self._load_stream(ref, load_id, stream, progress)
-        except OSError as exc:
-            result = LoadResult(ref.object_id, ref.uri, ref.log_type, FAILED, message=f"cannot read: {exc}")
-            self.record(ref, job_id, result)
-            raise
-        result = self._result(ref, load_id, shape, stream, progress)
-        self.record(ref, job_id, result, stream.sha256.hexdigest())
-        return result
+        """Load one object; bad content never raises (the result says what happened)."""
+        return self.load_many([ref], job_id)[0]
 
-    def _load_stream(self, ref: ObjectRef, load_id: str, stream: ByteStream, progress: _Progress) -> Shape:
+    def load_many(self, refs: Sequence[ObjectRef], job_id: str = "") -> list[LoadResult]:
+        """Load objects, small trail files together in batches; results in the order of refs.
+
+        Bad content never raises. A storage failure is recorded in the ledger as `failed` for the
+        objects it hit and then raised, so that the queue retries them.
+        """
+        progresses = [_Progress(ref, self.load_id(ref)) for ref in refs]
+        results: dict[int, LoadResult] = {}
+        batch = _Batch()
+        try:
+            self._mark_duplicates(progresses)
+            for index, progress in enumerate(progresses):
+                if progress.ref.log_type in NOT_LOADED:
+                    results[index] = self._not_loaded(progress)
+                elif progress.duplicate_of:
+                    results[index] = self._duplicate(progress)
+                elif not self._try_batch(progress, batch):
+                    self._load_stream(progress)
+                if len(batch.members) >= BATCH_OBJECTS:
+                    self._flush(batch)
+                    batch = _Batch()
+            self._flush(batch)
+        except (StorageError, OSError) as exc:
+            failed = [(p, self._failed(p, exc)) for i, p in enumerate(progresses) if i not in results]
+            self._record(job_id, failed)
+            raise
+        pending = [p for i, p in enumerate(progresses) if i not in results]
+        counts = self._counts([p.load_id for p in pending])
+        for index, progress in enumerate(progresses):
+            if index not in results:
+                results[index] = self._result(progress, counts.get(progress.load_id, _Counts()))
+        self._record(job_id, [(progresses[i], results[i]) for i in range(len(progresses))])
+        return [results[i] for i in range(len(progresses))]
+
+    def _mark_duplicates(self, progresses: list[_Progress]) -> None:
+        """Hash each object's stored bytes; one already loaded under another name is a duplicate."""
+        for progress in progresses:
+            if progress.ref.log_type not in NOT_LOADED:
+                progress.checksum = file_sha256(Path(progress.ref.uri))
+        by_checksum: dict[str, _Progress] = {}
+        for progress in progresses:
+            if not progress.checksum:
+                continue
+            first = by_checksum.setdefault(progress.checksum, progress)
+            if first is not progress:
+                progress.duplicate_of = first.ref.uri
+        checksums = sorted({p.checksum for p in progresses if p.checksum and not p.duplicate_of})
+        if not checksums:
+            return
+        rows = self.store.rows(
+            f"""SELECT checksum, any(uri) FROM {tables.INGEST_OBJECTS} FINAL
+            WHERE checksum IN {{sums:Array(String)}} AND object_id NOT IN {{ids:Array(String)}}
+              AND status IN {{loaded:Array(String)}} AND retention_days = {{retention:UInt32}}
+            GROUP BY checksum""",
+            {
+                "sums": checksums,
+                "ids": [p.ref.object_id for p in progresses],
+                "loaded": [LOADED, PARTIAL],
+                "retention": self.retention_days,
+            },
+        )
+        loaded = {str(checksum): str(uri) for checksum, uri in rows}
+        for progress in progresses:
+            if not progress.duplicate_of and progress.checksum in loaded:
+                progress.duplicate_of = loaded[progress.checksum]
+
+    def _try_batch(self, progress: _Progress, batch: _Batch) -> bool:
+        """Read a small object whole; a clean trail file in one piece joins the batch."""
+        if progress.ref.size > SMALL_OBJECT_BYTES:
+            return False
+        stream = ByteStream(Path(progress.ref.uri))
+        data = b"".join(_until_corrupt(stream.pieces(), progress))
+        progress.bytes_read = stream.bytes_read
+        progress.shape = cloudtrail.sniff(data[: 64 * 1024])
+        if progress.shape is Shape.RECORDS_FILE and not progress.corrupt:
+            try:
+                chunks = list(RecordsFileChunker(iter([data]), self.chunk_bytes))
+            except (TruncatedRecords, NoBoundary):
+                chunks = []
+            if len(chunks) == 1:
+                batch.add(progress, chunks[0][1])
+                return True
+        self._load_pieces(progress, iter([data]))
+        return True
+
+    def _flush(self, batch: _Batch) -> None:
+        if not batch.members:
+            return
+        if len(batch.members) == 1:
+            progress, data, _count = batch.members[0]
+            self._insert_records_file(progress, iter([(0, data)]), iter(()))
+            return
+        segments = {"objects": [], "accounts": [], "starts": []}  # type: dict[str, list[Any]]
+        start = 0
+        for progress, _data, count in batch.members:
+            segments["objects"].append(progress.load_id)
+            segments["accounts"].append(progress.ref.account_id)
+            segments["starts"].append(start)
+            start += count
+        data = b",".join(data for _p, data, _c in batch.members)
+        token = hashlib.sha256("|".join(p.load_id + ":" + p.checksum for p, _d, _c in batch.members).encode())
+        try:
+            self._insert(data, {"segments": segments}, f"batch:{token.hexdigest()}")
+        except BadInput:
+            # One member has records ClickHouse cannot split: load each on its own.
+            for progress, data_one, _count in batch.members:
+                self._insert_records_file(progress, iter([(0, data_one)]), iter(()))
+
+    def _load_stream(self, progress: _Progress) -> None:
+        stream = ByteStream(Path(progress.ref.uri))
         pieces = _until_corrupt(stream.pieces(), progress)
         first = next(pieces, b"")
-        shape = cloudtrail.sniff(first)
-        pieces = itertools.chain([first], pieces)
+        progress.shape = cloudtrail.sniff(first)
+        self._load_pieces(progress, itertools.chain([first], pieces))
+        progress.bytes_read = stream.bytes_read
+
+    def _load_pieces(self, progress: _Progress, pieces: Iterator[bytes]) -> None:
+        shape = progress.shape
         if shape is Shape.RECORDS_FILE:
-            self._load_records_file(ref, load_id, pieces, progress)
+            chunker = RecordsFileChunker(pieces, self.chunk_bytes)
+            self._insert_records_file(progress, iter(chunker), pieces, chunker)
         elif shape is Shape.JSON:
-            self._load_tolerant(ref, load_id, b"".join(pieces), 0, progress)
+            self._insert_tolerant(progress, pieces, 0, 0)
         elif shape is Shape.NOT_JSON:
-            progress.python_bad += 1
-            self._insert_rejects(load_id, 0, [BadItem(0, "not JSON: not a CloudTrail log file", _head(first))])
+            head = b"".join(itertools.islice(pieces, 1))
+            self._reject(progress, 0, [BadItem(0, "not JSON: not a CloudTrail log file", _head(head))])
         elif shape is Shape.DIGEST:
             progress.skipped["cloudtrail-digest"] = 1
         if progress.corrupt:
-            progress.python_bad += 1
-            reason = f"{progress.corrupt} after {stream.bytes_read} bytes"
-            self._insert_rejects(load_id, 0, [BadItem(0, reason, "")])
-        return shape
+            reason = f"{progress.corrupt} after {progress.bytes_read or '?'} stored bytes"
+            self._reject(progress, 0, [BadItem(0, reason, "")])
 
-    def _load_records_file(self, ref: ObjectRef, load_id: str, pieces: Iterator[bytes], progress: _Progress) -> None:
-        index = 0
+    def _insert_records_file(
+        self,
+        progress: _Progress,
+        chunks: Iterator[tuple[int, bytes]],
+        rest: Iterator[bytes],
+        chunker: RecordsFileChunker | None = None,
+    ) -> None:
+        """Insert a trail file's chunks; from the first chunk ClickHouse refuses (or the point where
+        the file breaks), the tolerant reader takes over the rest of the stream."""
+        sent = 0
         try:
-            for index, data in enumerate(cloudtrail.records_file_chunks(pieces, self.chunk_bytes)):
-                self._insert_chunk(ref, load_id, Chunk(index, data), progress)
+            for index, (offset, data) in enumerate(chunks):
+                try:
+                    self._insert_chunk(progress, Chunk(index, data), offset)
+                except BadInput:
+                    # Chunks start at true record boundaries: the refused one and all after it
+                    # are read again record by record.
+                    buffered = chunker.buffered if chunker else b""
+                    tail = itertools.chain([data, b",", buffered], rest)
+                    self._insert_tolerant(progress, tail, index, offset)
+                    return
+                sent = index + 1
             return
         except TruncatedRecords as truncated:
-            tail = truncated.args[0]
             progress.problems.append("file ends inside its Records array")
-            index += 1
-        self._load_tolerant(ref, load_id, tail, index, progress)
+            tail_pieces: Iterator[bytes] = iter([truncated.args[0]])
+        except NoBoundary:
+            tail_pieces = itertools.chain([chunker.buffered if chunker else b""], rest)
+        self._insert_tolerant(progress, tail_pieces, sent, chunker.records_before if chunker else 0)
 
-    def _load_tolerant(self, ref: ObjectRef, load_id: str, data: bytes, first_index: int, progress: _Progress) -> None:
-        for chunk in cloudtrail.tolerant_chunks(data, first_index, self.chunk_bytes):
-            self._insert_chunk(ref, load_id, chunk, progress, tolerant=True)
+    def _insert_tolerant(self, progress: _Progress, pieces: Iterator[bytes], first_index: int, first_position: int) -> None:
+        for chunk in cloudtrail.tolerant_stream(pieces, first_index, self.chunk_bytes, first_position):
+            for item in chunk.skipped:
+                progress.skipped[item.kind] = progress.skipped.get(item.kind, 0) + 1
+            if chunk.bad:
+                self._reject(progress, chunk.index, chunk.bad)
+            if chunk.data:
+                self._insert_chunk(progress, chunk, 0)
 
-    def _insert_chunk(self, ref: ObjectRef, load_id: str, chunk: Chunk, progress: _Progress, tolerant: bool = False) -> None:
-        for item in chunk.skipped:
-            progress.skipped[item.kind] = progress.skipped.get(item.kind, 0) + 1
-        if chunk.bad:
-            progress.python_bad += len(chunk.bad)
-            self._insert_rejects(load_id, chunk.index, chunk.bad)
-        if not chunk.data:
-            return
+    def _insert_chunk(self, progress: _Progress, chunk: Chunk, offset: int) -> None:
+        load: dict[str, Any] = {
+            "object_id": progress.load_id,
+            "chunk": chunk.index,
+            "account": progress.ref.account_id,
+            "offset": offset,
+            "positions": list(chunk.positions),
+        }
         digest = hashlib.sha256(chunk.data).hexdigest()
+        self._insert(chunk.data, load, f"cloudtrail:{progress.load_id}:{chunk.index}:{digest}")
+
+    def _insert(self, data: bytes, load: dict[str, Any], token: str) -> None:
         settings = {
-            "log_comment": orjson.dumps({"object_id": load_id, "chunk": chunk.index, "account": ref.account_id}).decode(),
-            "insert_deduplication_token": f"cloudtrail:{digest}:{self.retention_days}",
+            "log_comment": orjson.dumps(load).decode(),
+            "insert_deduplication_token": token,
             "deduplicate_blocks_in_dependent_materialized_views": 1,
             # Parallel parsing splits input at ~10 MiB and cannot start a segment at a comma.
             "input_format_parallel_parsing": 0,
+            # Monthly partitions: an export spanning more than 100 months is still one honest load.
+            "throw_on_max_partitions_per_insert_block": 0,
         }
-        try:
-            self.store.raw_insert(tables.CLOUDTRAIL_LANDING, ["raw"], chunk.data, "JSONAsString", settings)
-        except BadInput:
-            if tolerant:
-                raise
-            # ClickHouse could not split this chunk into records: redo it record by record.
-            log.info("chunk %s of %s needs the tolerant parser", chunk.index, ref.uri)
-            for redo in cloudtrail.tolerant_chunks(chunk.data, chunk.index, self.chunk_bytes):
-                self._insert_chunk(ref, load_id, redo, progress, tolerant=True)
+        self.store.raw_insert(tables.CLOUDTRAIL_LANDING, ["raw"], data, "JSONAsString", settings)
 
-    def _insert_rejects(self, load_id: str, chunk_index: int, bad: Iterable[BadItem]) -> None:
-        rows = [[load_id, chunk_index, item.position, item.reason[:200], item.excerpt] for item in bad]
+    def _reject(self, progress: _Progress, chunk_index: int, bad: Iterable[BadItem]) -> None:
+        rows = [[progress.load_id, chunk_index, item.position, item.reason[:200], item.excerpt] for item in bad]
+        progress.python_bad += len(rows)
         token = hashlib.sha256(orjson.dumps(rows)).hexdigest()
         self.store.insert(
             tables.INGEST_REJECTS,
@@ -205,58 +366,83 @@ class Loader:
             {"insert_deduplication_token": f"rejects:{token}"},
         )
 
-    def _result(self, ref: ObjectRef, load_id: str, shape: Shape, stream: ByteStream, progress: _Progress) -> LoadResult:
-        cutoff = date(1970, 1, 2) if self.retention_days == 0 else _today() - timedelta(days=self.retention_days)
-        counts = self.store.rows(
-            f"""SELECT sum(records_read), sum(records_valid), sumIf(records_valid, day < {{cutoff:Date}}),
+    # -- results ------------------------------------------------------------------------------
+
+    def _counts(self, load_ids: list[str]) -> dict[str, _Counts]:
+        if not load_ids:
+            return {}
+        retention = self.retention_days
+        cutoff = date(1970, 1, 2) if retention == 0 else datetime.now(UTC).date() - timedelta(days=retention)
+        rows = self.store.rows(
+            f"""SELECT object_id, sum(records_read), sum(records_valid), sumIf(records_valid, day < {{cutoff:Date}}),
                 minIf(first_event, day > '1970-01-01'), maxIf(last_event, day > '1970-01-01')
-            FROM {tables.CLOUDTRAIL_LOAD_COUNTS} WHERE object_id = {{load_id:String}}""",
-            {"load_id": load_id, "cutoff": cutoff},
+            FROM {tables.CLOUDTRAIL_LOAD_COUNTS} WHERE object_id IN {{ids:Array(String)}} GROUP BY object_id""",
+            {"ids": load_ids, "cutoff": cutoff},
         )
-        read_ch, valid, expired, first, last = counts[0] if counts else (0, 0, 0, None, None)
-        read_ch, valid, expired = int(read_ch or 0), int(valid or 0), int(expired or 0)
-        bad = int(
-            self.store.scalar(
-                f"SELECT count() FROM {tables.INGEST_REJECTS} WHERE object_id = {{load_id:String}}", {"load_id": load_id}
+        rejected = dict(
+            self.store.rows(
+                f"""SELECT object_id, count() FROM {tables.INGEST_REJECTS}
+                WHERE object_id IN {{ids:Array(String)}} GROUP BY object_id""",
+                {"ids": load_ids},
             )
-            or 0
         )
-        if bad != (read_ch - valid) + progress.python_bad:
-            progress.problems.append(f"reconciliation: {read_ch - valid + progress.python_bad} rejects expected, {bad} recorded")
+        found = {
+            str(oid): _Counts(int(read), int(valid), int(expired), int(rejected.get(oid, 0)), _utc(first), _utc(last))
+            for oid, read, valid, expired, first, last in rows
+        }
+        for oid, count in rejected.items():
+            found.setdefault(str(oid), _Counts(rejected=int(count)))
+        return found
+
+    def _result(self, progress: _Progress, counts: _Counts) -> LoadResult:
+        engine_bad = counts.read - counts.valid
+        if counts.rejected != engine_bad + progress.python_bad:
+            progress.problems.append(
+                f"reconciliation: {engine_bad + progress.python_bad} rejects expected, {counts.rejected} recorded"
+            )
         skipped = sum(progress.skipped.values())
-        status = self._status(ref, shape, stream, progress, read_ch, valid, bad)
-        message = "; ".join(
-            progress.problems
-            + [f"{count} {kind} skipped" for kind, count in sorted(progress.skipped.items())]
-            + ([f"{expired} records older than the {self.retention_days}-day retention"] if expired else [])
-        )
+        bad = counts.rejected
+        status = self._status(progress, counts)
+        notes = list(progress.problems)
+        notes += [f"{count} {kind} skipped" for kind, count in sorted(progress.skipped.items())]
+        if counts.expired:
+            notes.append(f"{counts.expired} records older than the {self.retention_days}-day retention")
+        if status == LOADED and counts.read == 0 and not skipped:
+            notes.append("no records in this object")
         return LoadResult(
-            ref.object_id, ref.uri, ref.log_type, status,
-            records_read=valid + bad + skipped, records_loaded=valid - expired, records_bad=bad,
-            records_expired=expired, skipped_items=skipped, bytes_read=stream.bytes_read,
-            first_event=_utc(first) if valid else None, last_event=_utc(last) if valid else None, message=message,
+            progress.ref.object_id, progress.ref.uri, progress.ref.log_type, status,
+            records_read=counts.valid + bad + skipped, records_loaded=counts.valid - counts.expired,
+            records_bad=bad, records_expired=counts.expired, skipped_items=skipped, bytes_read=progress.bytes_read,
+            first_event=counts.first if counts.valid else None, last_event=counts.last if counts.valid else None,
+            message="; ".join(notes),
         )  # fmt: skip
 
-    def _status(
-        self, ref: ObjectRef, shape: Shape, stream: ByteStream, progress: _Progress, read: int, valid: int, bad: int
-    ) -> str:
-        if shape is Shape.DIGEST:
+    @staticmethod
+    def _status(progress: _Progress, counts: _Counts) -> str:
+        if progress.shape is Shape.DIGEST:
             return SKIPPED
-        if shape is Shape.NOT_JSON or (valid == 0 and bad > 0) or (shape is Shape.EMPTY and progress.corrupt):
+        if progress.shape is Shape.NOT_JSON or (counts.valid == 0 and counts.rejected > 0):
             return FAILED
-        if read == 0 and bad == 0 and stream.bytes_read > 0 and shape is Shape.RECORDS_FILE:
-            if self._same_content_loaded(ref, stream.sha256.hexdigest()):
-                progress.problems.append("same content as an object already loaded")
-                return DUPLICATE
-        return PARTIAL if bad or progress.problems else LOADED
+        if progress.shape is Shape.EMPTY and progress.corrupt:
+            return FAILED
+        return PARTIAL if counts.rejected or progress.problems else LOADED
 
-    def _same_content_loaded(self, ref: ObjectRef, checksum: str) -> bool:
-        found = self.store.scalar(
-            f"""SELECT count() FROM {tables.INGEST_OBJECTS} FINAL
-            WHERE checksum = {{checksum:String}} AND object_id != {{object_id:String}}""",
-            {"checksum": checksum, "object_id": ref.object_id},
-        )
-        return bool(found)
+    @staticmethod
+    def _not_loaded(progress: _Progress) -> LoadResult:
+        kind = progress.ref.log_type
+        return LoadResult(progress.ref.object_id, progress.ref.uri, kind, SKIPPED, message=f"{kind} not loaded")
+
+    @staticmethod
+    def _duplicate(progress: _Progress) -> LoadResult:
+        ref = progress.ref
+        message = f"same content as {progress.duplicate_of}: its records are loaded once"
+        return LoadResult(ref.object_id, ref.uri, ref.log_type, DUPLICATE, message=message)
+
+    @staticmethod
+    def _failed(progress: _Progress, exc: Exception) -> LoadResult:
+        ref = progress.ref
+        reason = f"cannot read: {exc}" if isinstance(exc, OSError) else f"storage error: {exc}"
+        return LoadResult(ref.object_id, ref.uri, ref.log_type, FAILED, message=reason[:1000])
 
 
 def _until_corrupt(pieces: Iterator[bytes], progress: _Progress) -> Iterator[bytes]:
@@ -272,19 +458,7 @@ def _head(data: bytes) -> str:
     return data[:200].decode("utf-8", errors="replace")
 
 
-def _today() -> date:
-    return datetime.now(UTC).date()
-
-
 def _utc(value: Any) -> datetime | None:
     if not isinstance(value, datetime):
         return None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def load_paths_directly(loader: Loader, refs: Iterable[ObjectRef], job_id: str = "") -> list[LoadResult]:
-    """Load refs one after another in this thread (tests, benchmarks, the tolerant CLI fallback)."""
-    return [loader.load(ref, job_id) for ref in refs]
-
-
-LOG_TYPES_LOADED = tuple(t for t in LogType if t not in NOT_LOADED)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 READ_BYTES = 4 * 1024 * 1024
 _GUNZIP_STEP = 64 * 1024
+_REPLAY_STEP = 256
 _GZIP_MAGIC = b"\x1f\x8b"
 _ACCOUNT = re.compile(r"AWSLogs/(?:o-[a-z0-9]+/)?(\d{12})/")
 _REGION = re.compile(r"/(?:CloudTrail|vpcflowlogs|GuardDuty)/([a-z]{2}(?:-[a-z]+)+-\d)/")
@@ -59,17 +60,28 @@ class ObjectRef:
         return hashlib.sha256(f"{self.source}:{self.uri}".encode()).hexdigest()[:32]
 
 
+_LAYOUT = re.compile(r"AWSLogs/(?:o-[a-z0-9]+/)?\d{12}/([^/]+)/")
+
+
 def classify(key: str) -> LogType:
-    """The log type of an object from its key or path, following the AWS delivery layout."""
+    """The log type of an object from its key or path, following the AWS delivery layout.
+
+    Inside `AWSLogs/[o-…/]<account>/<service>/` the service folder decides; folders above the
+    layout (a case folder named GuardDuty, say) never do. Outside the layout, the file name does.
+    """
     name = key.rsplit("/", 1)[-1]
-    if "/CloudTrail-Digest/" in key or "_CloudTrail-Digest_" in name:
+    layout = _LAYOUT.search(key)
+    service = layout.group(1) if layout else ""
+    if service == "CloudTrail-Digest" or "_CloudTrail-Digest_" in name:
         return LogType.CLOUDTRAIL_DIGEST
-    if "/CloudTrail-Insight/" in key or "_CloudTrail-Insight_" in name:
+    if service == "CloudTrail-Insight" or "_CloudTrail-Insight_" in name:
         return LogType.CLOUDTRAIL_INSIGHT
-    if "/vpcflowlogs/" in key or "_vpcflowlogs_" in name:
+    if service == "vpcflowlogs" or "_vpcflowlogs_" in name:
         return LogType.FLOWLOGS
-    if "/GuardDuty/" in key:
+    if service == "GuardDuty":
         return LogType.GUARDDUTY
+    if service and service != "CloudTrail":
+        return LogType.UNSUPPORTED
     if name.lower().endswith(_JSON_SUFFIXES):
         return LogType.CLOUDTRAIL
     return LogType.UNSUPPORTED
@@ -102,6 +114,15 @@ def walk(root: Path) -> Iterator[ObjectRef]:
                 yield file_ref(Path(directory) / name)
 
 
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's stored bytes, read in bounded pieces."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(READ_BYTES):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 @dataclass
 class ByteStream:
     """Reads an object in pieces, gunzipping when it is gzip, hashing the stored bytes as it goes."""
@@ -129,25 +150,54 @@ class ByteStream:
 
     @staticmethod
     def _gunzip(raw: Iterator[bytes]) -> Iterator[bytes]:
-        decompressor = zlib.decompressobj(wbits=31)
-        fed = False
-        try:
-            for stored in raw:
-                # Small steps: when zlib fails, only the output of the failing step is lost.
-                for offset in range(0, len(stored), _GUNZIP_STEP):
-                    block = stored[offset : offset + _GUNZIP_STEP]
-                    while block:
-                        fed = True
-                        out = decompressor.decompress(block)
-                        if out:
-                            yield out
-                        block = b""
-                        if decompressor.eof:
-                            # Concatenated gzip members are one stream, as gzip(1) reads them.
-                            block = decompressor.unused_data
-                            decompressor = zlib.decompressobj(wbits=31)
-                            fed = False
-        except zlib.error as exc:
-            raise CorruptObject(f"corrupt gzip stream: {exc}") from exc
-        if fed and not decompressor.eof:
+        state = _Gunzip()
+        for stored in raw:
+            yield from state.feed(stored)
+        if state.fed and not state.decompressor.eof:
             raise CorruptObject("gzip stream ends early (truncated file)")
+
+
+class _Gunzip:
+    """Incremental gunzip of concatenated members that gives up as little as possible on damage.
+
+    zlib returns nothing from a call that fails, so a failing step is replayed from a copy of the
+    state before it, in small steps, to yield everything that decodes before the damage.
+    """
+
+    def __init__(self) -> None:
+        self.decompressor = zlib.decompressobj(wbits=31)
+        self.fed = False
+
+    def feed(self, stored: bytes) -> Iterator[bytes]:
+        for offset in range(0, len(stored), _GUNZIP_STEP):
+            step = stored[offset : offset + _GUNZIP_STEP]
+            saved = self.decompressor.copy()
+            try:
+                out = list(self._decompress(step))
+            except zlib.error:
+                self.decompressor = saved
+                yield from self._replay(step)
+                raise AssertionError("unreachable: the replay raises") from None
+            yield from out
+
+    def _replay(self, step: bytes) -> Iterator[bytes]:
+        for offset in range(0, len(step), _REPLAY_STEP):
+            try:
+                out = list(self._decompress(step[offset : offset + _REPLAY_STEP]))
+            except zlib.error as exc:
+                raise CorruptObject(f"corrupt gzip stream: {exc}") from exc
+            yield from out
+        raise CorruptObject("corrupt gzip stream")
+
+    def _decompress(self, block: bytes) -> Iterator[bytes]:
+        while block:
+            self.fed = True
+            out = self.decompressor.decompress(block)
+            if out:
+                yield out
+            block = b""
+            if self.decompressor.eof:
+                # Concatenated gzip members are one stream, as gzip(1) reads them.
+                block = self.decompressor.unused_data
+                self.decompressor = zlib.decompressobj(wbits=31)
+                self.fed = False

@@ -7,6 +7,8 @@
 CREATE TABLE IF NOT EXISTS ingest_objects
 (
     object_id String,
+    -- The id the object's rows carry in ingest_rejects and cloudtrail_events (object, size, retention).
+    load_id String,
     job_id String,
     source LowCardinality(String),
     uri String,
@@ -21,6 +23,8 @@ CREATE TABLE IF NOT EXISTS ingest_objects
     records_loaded UInt64,
     records_bad UInt64,
     records_expired UInt64,
+    -- Items of other kinds found inside the object (a GuardDuty finding in an EventBridge export).
+    records_skipped UInt64,
     first_event Nullable(DateTime('UTC')),
     last_event Nullable(DateTime('UTC')),
     message String,

@@ -1,7 +1,9 @@
 -- CloudTrail records: landing pipe, parsing view, typed events, per-object counts, rejects.
 --
 -- The loader inserts record texts (JSONAsString) into cloudtrail_landing with the setting
--- log_comment = {"object_id": ..., "chunk": n, "account": <account from the object path>}.
+-- log_comment = {"object_id": <load id>, "chunk": n, "account": <account from the object path>,
+-- "offset": <records before this chunk>, "positions": [<position of each record>] or []},
+-- or, for a batch of small objects, {"segments": {"objects": [...], "accounts": [...], "starts": [...]}}.
 -- cloudtrail_parsed_mv parses each record once; the views below route rows by `problem`.
 
 CREATE TABLE IF NOT EXISTS cloudtrail_landing
@@ -71,7 +73,12 @@ ENGINE = Null;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS cloudtrail_parsed_mv TO cloudtrail_parsed AS
 WITH
-    JSONExtract(getSetting('log_comment'), 'Tuple(object_id String, chunk UInt32, account String)') AS load,
+    JSONExtract(getSetting('log_comment'),
+        'Tuple(object_id String, chunk UInt32, account String, offset UInt32, positions Array(UInt32),
+               segments Tuple(objects Array(String), accounts Array(String), starts Array(UInt32)))') AS load,
+    rowNumberInAllBlocks() AS row_number,
+    -- A batch of small objects: segment k holds the rows from starts[k] on.
+    arrayCount(start -> start <= row_number, load.segments.starts) AS segment,
     -- One JSONExtract per record: every further JSON function call would parse the record again.
     JSONExtract(raw, 'Tuple(
         eventVersion String, eventTime String, eventSource String, eventName String, awsRegion String,
@@ -96,9 +103,14 @@ WITH
         OR (u.accessKeyId = '' AND creation IS NOT NULL AND u.principalId != ''))
         AND NOT startsWith(u.accessKeyId, 'AKIA') AS temporary
 SELECT
-    load.object_id AS object_id,
+    if(segment > 0, load.segments.objects[segment], load.object_id) AS object_id,
     load.chunk AS chunk,
-    toUInt32(rowNumberInAllBlocks()) AS position,
+    -- Where the record is in its object: from the start of its batch segment, from the offset of
+    -- the chunk's first record, or, when the loader re-serialised records, as it says for each.
+    toUInt32(multiIf(
+        segment > 0, row_number - load.segments.starts[segment],
+        empty(load.positions), load.offset + row_number,
+        load.positions[row_number + 1])) AS position,
     -- isValidJSON runs only when the cheap checks already failed (short-circuit evaluation).
     multiIf(
         (r.eventID != '' OR r.eventName != '') AND parsed_time IS NOT NULL, '',
@@ -109,7 +121,8 @@ SELECT
     -- Records before eventVersion 1.01 have no eventID: the record's own hash stands in, so the
     -- same record loaded twice is still one record.
     if(r.eventID != '', r.eventID, concat('sha256:', lower(hex(SHA256(raw))))) AS event_id,
-    if(r.recipientAccountId != '', r.recipientAccountId, load.account) AS recipient_account_id,
+    if(r.recipientAccountId != '', r.recipientAccountId,
+       if(segment > 0, load.segments.accounts[segment], load.account)) AS recipient_account_id,
     r.awsRegion AS aws_region,
     r.eventSource AS event_source,
     r.eventName AS event_name,

@@ -154,12 +154,6 @@ def test_a_missing_path_is_reported_on_the_job(queue: Queue, store: Store, tmp_p
     assert status.message == f"not found: {missing}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: discover_objects counts and enqueues an object once per path that contains it, but the "
-    "ledger holds one row per object, so a job given overlapping paths (a folder and its subfolder, or "
-    "one path twice) has objects_found 9 > objects_done 5 and never reports finished",
-)
 def test_overlapping_paths_in_one_job_still_finish(queue: Queue, store: Store, logs: Path) -> None:
     # Arrange: a folder and one of its subfolders in the same request
     paths = [str(logs), str(logs / "AWSLogs" / "111122223333")]

@@ -328,12 +328,6 @@ def test_retention_zero_keeps_everything(store: Store, tmp_path: Path) -> None:
     assert _count(store, tables.CLOUDTRAIL_EVENTS) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: apply_retention(store, 0) issues REMOVE TTL on every table even when a table has none, "
-    "which ClickHouse refuses (code 36); so it cannot be re-run after an interrupted run or a lost "
-    "store_meta row (DDL must be re-runnable, STYLE B8)",
-)
 def test_applying_retention_zero_again_after_losing_its_record_succeeds(store: Store) -> None:
     # Arrange: TTLs already removed (retention 0), but store_meta no longer says so
     store.command(f"TRUNCATE TABLE {tables.STORE_META}")

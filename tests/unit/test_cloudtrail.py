@@ -258,12 +258,6 @@ def test_a_truncated_last_record_is_reported_with_its_text() -> None:
     assert items[2:] == [BadItem(2, "truncated record", whole[2][:60].decode())]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: tolerant_items() calls any undecodable value with no later record a 'truncated record', "
-    "so a complete record with a syntax error (like AWS's INVALIDJSON examples, a missing comma) is "
-    "reported as truncated instead of not valid JSON",
-)
 def test_a_complete_record_with_a_syntax_error_is_not_called_truncated() -> None:
     # Arrange: a whole single-record file missing a comma, as in AWS documentation examples
     data = b'{"eventVersion":"1.08","eventID":"e1" "eventName":"AssumeRoleWithSAML","eventTime":"2024-03-05"}'
