@@ -86,19 +86,20 @@ def wait_for_job(store: Store, job_id: str, interactive: bool) -> jobs.JobStatus
     while True:
         status = jobs.job_status(store, job_id)
         if status is not None:
-            _progress(status, interactive)
+            _progress(status.as_dict(), interactive)
             if status.finished:
                 return status
         time.sleep(0.25)
 
 
-def _progress(status: jobs.JobStatus, interactive: bool) -> None:
+def _progress(status: dict[str, Any], interactive: bool) -> None:
+    """One progress line, rewritten in place on a terminal."""
     if not interactive:
         return
-    total = status.objects_found if status.discovered else "?"
+    total = status["objects_found"] if status["discovered"] else "?"
     line = (
-        f"\robjects {status.objects_done}/{total}  records loaded {status.records_loaded:,}"
-        f"  bad {status.records_bad:,}  expired {status.records_expired:,}"
+        f"\robjects {status['objects_done']}/{total}  records loaded {status['records_loaded']:,}"
+        f"  bad {status['records_bad']:,}  expired {status['records_expired']:,}"
     )
     sys.stderr.write(line)
     sys.stderr.flush()
@@ -115,7 +116,10 @@ def print_summary(status: dict[str, Any]) -> None:
         f"{status['records_bad']:,} bad, {status['records_expired']:,} older than the retention"
     )
     for problem in status.get("problems", [])[:20]:
-        print(f"  {problem['status']}: {problem['uri']}: {problem['message'] or str(problem['records_bad']) + ' bad'}")
+        print(
+            f"  {problem['status']}: {problem['uri']}: "
+            f"{problem['message'] or str(problem['records_bad']) + ' bad'}"
+        )
     if status.get("message"):
         print(status["message"])
 
@@ -174,9 +178,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     try:
         job_id = workers.submit(store, paths, "cli")
         status = wait_for_job(store, job_id, sys.stderr.isatty())
-        from api.app import _jsonable
-
-        print_summary(_jsonable(status))
+        print_summary(status.as_dict())
         return 0
     finally:
         workers.stop()
@@ -196,7 +198,7 @@ def _hand_over(settings: StoreSettings, paths: list[str]) -> int:
         job = _http(f"{info['url']}/admin/ingest", headers, {"paths": paths})
         while True:
             status = _http(f"{info['url']}/admin/jobs/{job['job_id']}", headers, None)
-            _progress(jobs.JobStatus(**{**status, "paths": tuple(status["paths"]), "problems": ()}), sys.stderr.isatty())
+            _progress(status, sys.stderr.isatty())
             if status["finished"]:
                 print_summary(status)
                 return 0
@@ -244,7 +246,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     api_settings = ApiSettings()
     ingest_settings = IngestSettings()
     if args.allow:
-        ingest_settings = ingest_settings.model_copy(update={"source_roots": tuple(Path(p) for p in args.allow)})
+        ingest_settings = ingest_settings.model_copy(
+            update={"source_roots": tuple(Path(p) for p in args.allow)}
+        )
     tokens = api_settings.api_tokens or (load_or_create_token(store_settings.data_dir),)
     store = open_store(store_settings, owner=store_settings.embedded)
     workers = start_workers(store, store_settings, ingest_settings) if args.workers else None
@@ -309,7 +313,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--no-workers", dest="workers", action="store_false", help="do not run ingest workers")
-    serve.add_argument("--demo-if-empty", action="store_true", help="load the demo dataset into an empty store")
+    serve.add_argument(
+        "--demo-if-empty", action="store_true", help="load the demo dataset into an empty store"
+    )
     serve.add_argument("--allow", action="append", default=[], help="a folder the ingest endpoint may read")
     serve.set_defaults(func=cmd_serve)
     sub.add_parser("worker", help="run a Dramatiq worker (distributed mode)").set_defaults(func=cmd_worker)
@@ -330,7 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(message)s"
+    )
     try:
         code: int = args.func(args)
     except StorageError as exc:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from clickhouse import tables
 from clickhouse.client import Store
@@ -43,6 +44,14 @@ class JobStatus:
     def finished(self) -> bool:
         return self.discovered and self.objects_done >= self.objects_found
 
+    def as_dict(self) -> dict[str, Any]:
+        """The status as JSON-ready data (what the admin endpoint returns), `finished` included."""
+        data = asdict(self)
+        data["paths"] = list(self.paths)
+        data["problems"] = [asdict(problem) for problem in self.problems]
+        data["finished"] = self.finished
+        return data
+
 
 def create_job(store: Store, paths: list[str], requested_by: str) -> str:
     job_id = uuid.uuid4().hex
@@ -53,7 +62,8 @@ def create_job(store: Store, paths: list[str], requested_by: str) -> str:
 
 def mark_discovered(store: Store, job_id: str, found: int, already: int, message: str = "") -> None:
     rows = store.rows(
-        f"SELECT requested_by, paths, created_at FROM {tables.INGEST_JOBS} FINAL WHERE job_id = {{job:String}}",
+        f"SELECT requested_by, paths, created_at FROM {tables.INGEST_JOBS} FINAL"
+        " WHERE job_id = {job:String}",
         {"job": job_id},
     )
     requested_by, paths, created = rows[0] if rows else ("", [], datetime.now(UTC))
@@ -74,7 +84,8 @@ def job_status(store: Store, job_id: str, problem_limit: int = 100) -> JobStatus
         return None
     paths, discovered, found, already, message = jobs[0]
     rows = store.rows(
-        f"""SELECT status, count(), sum(records_read), sum(records_loaded), sum(records_bad), sum(records_expired)
+        f"""SELECT status, count(), sum(records_read), sum(records_loaded), sum(records_bad),
+            sum(records_expired)
         FROM {tables.INGEST_OBJECTS} FINAL WHERE job_id = {{job:String}} GROUP BY status""",
         {"job": job_id},
     )
@@ -82,7 +93,8 @@ def job_status(store: Store, job_id: str, problem_limit: int = 100) -> JobStatus
     totals = [sum(int(r[i]) for r in rows) for i in range(2, 6)]
     problems = store.rows(
         f"""SELECT uri, status, message, records_bad FROM {tables.INGEST_OBJECTS} FINAL
-        WHERE job_id = {{job:String}} AND (records_bad > 0 OR status IN ('failed', 'partial') OR message != '')
+        WHERE job_id = {{job:String}}
+          AND (records_bad > 0 OR status IN ('failed', 'partial') OR message != '')
         ORDER BY uri LIMIT {{limit:UInt32}}""",
         {"job": job_id, "limit": problem_limit},
     )
