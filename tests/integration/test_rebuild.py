@@ -28,7 +28,8 @@ def test_rebuild_refills_derived_tables_exactly(store: Store, loader: Loader, da
     # Arrange: the incident fixture loaded, then its derived tables lost (as for a feature added later)
     loader.load_many(list(walk(data_dir / "cloudtrail")))
     before = (sessions(store), _issuances(store))
-    assert before[0] and before[1]
+    assert before[0]
+    assert before[1]
     for table in tables.DERIVED_FROM_EVENTS:
         store.command(f"TRUNCATE TABLE {table}")
     # Act
