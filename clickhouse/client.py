@@ -18,7 +18,12 @@ from typing import Any
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
-from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError, OperationalError, ProgrammingError
+from clickhouse_connect.driver.exceptions import (
+    ClickHouseError,
+    DatabaseError,
+    OperationalError,
+    ProgrammingError,
+)
 
 from clickhouse.errors import BadInput, QueryTimeout, StorageError, StorageUnavailable, StoreLocked
 from clickhouse.settings import StoreSettings
@@ -80,8 +85,13 @@ class Store:
         if self.settings.embedded:
             self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         with storage_errors():
-            extra = {} if self.settings.embedded else {"autogenerate_session_id": False}
-            client = clickhouse_connect.get_client(dsn=dsn, database=database or "", **extra)
+            if self.settings.embedded:
+                client = clickhouse_connect.get_client(dsn=dsn, database=database or "")
+            else:
+                # One HTTP session per client would serialise its queries: run without sessions.
+                client = clickhouse_connect.get_client(
+                    dsn=dsn, database=database or "", autogenerate_session_id=False
+                )
         with self._lock:
             self._clients.append(client)
         return client
@@ -110,9 +120,13 @@ class Store:
                 time.sleep(0.2 * attempt)
         raise AssertionError("unreachable")
 
-    def rows(self, sql: str, params: Params | None = None, settings: Mapping[str, Any] | None = None) -> list[Row]:
+    def rows(
+        self, sql: str, params: Params | None = None, settings: Mapping[str, Any] | None = None
+    ) -> list[Row]:
         """Run a read query with bound parameters and return its rows."""
-        result = self._run(self.client().query, sql, parameters=dict(params or {}), settings=dict(settings or {}))
+        result = self._run(
+            self.client().query, sql, parameters=dict(params or {}), settings=dict(settings or {})
+        )
         return list(result.result_rows)
 
     def read(self, sql: str, params: Params | None = None) -> list[Row]:
@@ -124,7 +138,9 @@ class Store:
         rows = self.rows(sql, params)
         return rows[0][0] if rows else None
 
-    def command(self, sql: str, params: Params | None = None, settings: Mapping[str, Any] | None = None) -> None:
+    def command(
+        self, sql: str, params: Params | None = None, settings: Mapping[str, Any] | None = None
+    ) -> None:
         self._run(self.client().command, sql, parameters=dict(params or {}), settings=dict(settings or {}))
 
     def insert(
@@ -135,12 +151,21 @@ class Store:
         settings: Mapping[str, Any] | None = None,
     ) -> None:
         if rows:
-            self._run(self.client().insert, table, rows, column_names=list(columns), settings=dict(settings or {}))
+            self._run(
+                self.client().insert, table, rows, column_names=list(columns), settings=dict(settings or {})
+            )
 
-    def raw_insert(self, table: str, columns: Sequence[str], data: bytes, fmt: str, settings: Mapping[str, Any]) -> int:
+    def raw_insert(
+        self, table: str, columns: Sequence[str], data: bytes, fmt: str, settings: Mapping[str, Any]
+    ) -> int:
         """Insert bytes in a ClickHouse input format; returns the rows written to `table` when known."""
         summary = self._run(
-            self.client().raw_insert, table, list(columns), insert_block=data, fmt=fmt, settings=dict(settings)
+            self.client().raw_insert,
+            table,
+            list(columns),
+            insert_block=data,
+            fmt=fmt,
+            settings=dict(settings),
         )
         return int(summary.summary.get("written_rows", 0) or 0)
 

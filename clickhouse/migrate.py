@@ -90,7 +90,9 @@ def _ensure_database(store: Store) -> None:
 
 
 def _applied(store: Store) -> dict[int, tuple[str, str]]:
-    rows = store.rows(f"SELECT version, name, checksum FROM {tables.SCHEMA_MIGRATIONS} FINAL ORDER BY version")
+    rows = store.rows(
+        f"SELECT version, name, checksum FROM {tables.SCHEMA_MIGRATIONS} FINAL ORDER BY version"
+    )
     return {int(v): (str(n), str(c)) for v, n, c in rows}
 
 

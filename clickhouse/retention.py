@@ -17,7 +17,9 @@ _DEFAULT_IN_MIGRATIONS = 365
 
 
 def applied_retention(store: Store) -> int:
-    value = store.scalar(f"SELECT value FROM {tables.STORE_META} FINAL WHERE key = {{key:String}}", {"key": _KEY})
+    value = store.scalar(
+        f"SELECT value FROM {tables.STORE_META} FINAL WHERE key = {{key:String}}", {"key": _KEY}
+    )
     return int(value) if value is not None else _DEFAULT_IN_MIGRATIONS
 
 
@@ -38,7 +40,8 @@ def apply_retention(store: Store, days: int) -> bool:
 
 def _has_ttl(store: Store, table: str) -> bool:
     create = store.scalar(
-        "SELECT create_table_query FROM system.tables WHERE database = currentDatabase() AND name = {t:String}",
+        "SELECT create_table_query FROM system.tables"
+        " WHERE database = currentDatabase() AND name = {t:String}",
         {"t": table},
     )
     return " TTL " in str(create or "")

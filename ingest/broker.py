@@ -17,7 +17,7 @@ def setup_broker(settings: IngestSettings) -> dramatiq.Broker:
     """Build the broker from settings and make it the global Dramatiq broker."""
     broker: dramatiq.Broker
     if settings.redis_url:
-        broker = RedisBroker(url=settings.redis_url, namespace="roletrail")
+        broker = RedisBroker(url=settings.redis_url, namespace="roletrail")  # type: ignore[no-untyped-call]
     else:
         broker = StubBroker()
         broker.emit_after("process_boot")

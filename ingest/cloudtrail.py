@@ -192,7 +192,9 @@ def tolerant_items(data: bytes) -> Iterator[Any | BadItem]:
     return tolerant_stream_items(iter([data]))
 
 
-def tolerant_stream_items(pieces: Iterator[bytes], max_record_bytes: int = MAX_RECORD_BYTES) -> Iterator[Any | BadItem]:
+def tolerant_stream_items(
+    pieces: Iterator[bytes], max_record_bytes: int = MAX_RECORD_BYTES
+) -> Iterator[Any | BadItem]:
     """Decode JSON values one by one from a byte stream, holding at most one record beyond a piece.
 
     Accepts a JSON array, JSON lines, comma-separated values, and the `{"Records":[` wrapper or

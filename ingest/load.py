@@ -146,10 +146,10 @@ class Loader:
         now = datetime.now(UTC)
         rows = [
             [
-                r.object_id, p.load_id, job_id, p.ref.source, p.ref.uri, p.ref.log_type.value, p.ref.account_id,
-                p.ref.region, p.ref.size, p.checksum, self.retention_days, r.status, r.records_read,
-                r.records_loaded, r.records_bad, r.records_expired, r.skipped_items, r.first_event, r.last_event,
-                r.message, now,
+                r.object_id, p.load_id, job_id, p.ref.source, p.ref.uri, p.ref.log_type.value,
+                p.ref.account_id, p.ref.region, p.ref.size, p.checksum, self.retention_days, r.status,
+                r.records_read, r.records_loaded, r.records_bad, r.records_expired, r.skipped_items,
+                r.first_event, r.last_event, r.message, now,
             ]
             for p, r in results
         ]  # fmt: skip
@@ -323,7 +323,9 @@ class Loader:
             tail_pieces = itertools.chain([chunker.buffered if chunker else b""], rest)
         self._insert_tolerant(progress, tail_pieces, sent, chunker.records_before if chunker else 0)
 
-    def _insert_tolerant(self, progress: _Progress, pieces: Iterator[bytes], first_index: int, first_position: int) -> None:
+    def _insert_tolerant(
+        self, progress: _Progress, pieces: Iterator[bytes], first_index: int, first_position: int
+    ) -> None:
         for chunk in cloudtrail.tolerant_stream(pieces, first_index, self.chunk_bytes, first_position):
             for item in chunk.skipped:
                 progress.skipped[item.kind] = progress.skipped.get(item.kind, 0) + 1
@@ -356,7 +358,9 @@ class Loader:
         self.store.raw_insert(tables.CLOUDTRAIL_LANDING, ["raw"], data, "JSONAsString", settings)
 
     def _reject(self, progress: _Progress, chunk_index: int, bad: Iterable[BadItem]) -> None:
-        rows = [[progress.load_id, chunk_index, item.position, item.reason[:200], item.excerpt] for item in bad]
+        rows = [
+            [progress.load_id, chunk_index, item.position, item.reason[:200], item.excerpt] for item in bad
+        ]
         progress.python_bad += len(rows)
         token = hashlib.sha256(orjson.dumps(rows)).hexdigest()
         self.store.insert(
@@ -374,12 +378,14 @@ class Loader:
         retention = self.retention_days
         cutoff = date(1970, 1, 2) if retention == 0 else datetime.now(UTC).date() - timedelta(days=retention)
         rows = self.store.rows(
-            f"""SELECT object_id, sum(records_read), sum(records_valid), sumIf(records_valid, day < {{cutoff:Date}}),
+            f"""SELECT object_id, sum(records_read), sum(records_valid),
+                sumIf(records_valid, day < {{cutoff:Date}}),
                 minIf(first_event, day > '1970-01-01'), maxIf(last_event, day > '1970-01-01')
-            FROM {tables.CLOUDTRAIL_LOAD_COUNTS} WHERE object_id IN {{ids:Array(String)}} GROUP BY object_id""",
+            FROM {tables.CLOUDTRAIL_LOAD_COUNTS}
+            WHERE object_id IN {{ids:Array(String)}} GROUP BY object_id""",
             {"ids": load_ids, "cutoff": cutoff},
         )
-        rejected = dict(
+        rejected: dict[str, int] = dict(
             self.store.rows(
                 f"""SELECT object_id, count() FROM {tables.INGEST_REJECTS}
                 WHERE object_id IN {{ids:Array(String)}} GROUP BY object_id""",
@@ -387,7 +393,9 @@ class Loader:
             )
         )
         found = {
-            str(oid): _Counts(int(read), int(valid), int(expired), int(rejected.get(oid, 0)), _utc(first), _utc(last))
+            str(oid): _Counts(
+                int(read), int(valid), int(expired), int(rejected.get(oid, 0)), _utc(first), _utc(last)
+            )
             for oid, read, valid, expired, first, last in rows
         }
         for oid, count in rejected.items():
@@ -398,7 +406,8 @@ class Loader:
         engine_bad = counts.read - counts.valid
         if counts.rejected != engine_bad + progress.python_bad:
             progress.problems.append(
-                f"reconciliation: {engine_bad + progress.python_bad} rejects expected, {counts.rejected} recorded"
+                f"reconciliation: {engine_bad + progress.python_bad} rejects expected, "
+                f"{counts.rejected} recorded"
             )
         skipped = sum(progress.skipped.values())
         bad = counts.rejected
@@ -412,8 +421,9 @@ class Loader:
         return LoadResult(
             progress.ref.object_id, progress.ref.uri, progress.ref.log_type, status,
             records_read=counts.valid + bad + skipped, records_loaded=counts.valid - counts.expired,
-            records_bad=bad, records_expired=counts.expired, skipped_items=skipped, bytes_read=progress.bytes_read,
-            first_event=counts.first if counts.valid else None, last_event=counts.last if counts.valid else None,
+            records_bad=bad, records_expired=counts.expired, skipped_items=skipped,
+            bytes_read=progress.bytes_read, first_event=counts.first if counts.valid else None,
+            last_event=counts.last if counts.valid else None,
             message="; ".join(notes),
         )  # fmt: skip
 
@@ -430,7 +440,9 @@ class Loader:
     @staticmethod
     def _not_loaded(progress: _Progress) -> LoadResult:
         kind = progress.ref.log_type
-        return LoadResult(progress.ref.object_id, progress.ref.uri, kind, SKIPPED, message=f"{kind} not loaded")
+        return LoadResult(
+            progress.ref.object_id, progress.ref.uri, kind, SKIPPED, message=f"{kind} not loaded"
+        )
 
     @staticmethod
     def _duplicate(progress: _Progress) -> LoadResult:

@@ -1,7 +1,6 @@
 """Ingest settings, read once per process from `ROLETRAIL_*` variables."""
 
 from pathlib import Path
-
 from typing import Annotated
 
 from pydantic import Field, field_validator

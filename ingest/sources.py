@@ -36,7 +36,13 @@ class LogType(StrEnum):
 
 # Kinds recognised but not loaded by this version: counted as skipped, never as errors.
 NOT_LOADED = frozenset(
-    {LogType.CLOUDTRAIL_DIGEST, LogType.CLOUDTRAIL_INSIGHT, LogType.FLOWLOGS, LogType.GUARDDUTY, LogType.UNSUPPORTED}
+    {
+        LogType.CLOUDTRAIL_DIGEST,
+        LogType.CLOUDTRAIL_INSIGHT,
+        LogType.FLOWLOGS,
+        LogType.GUARDDUTY,
+        LogType.UNSUPPORTED,
+    }
 )
 
 

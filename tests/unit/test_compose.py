@@ -39,7 +39,8 @@ def test_every_published_port_binds_to_loopback(compose: dict[str, Any]) -> None
 
 def test_every_roletrail_variable_is_a_setting(compose: dict[str, Any]) -> None:
     # Arrange
-    fields = set(StoreSettings.model_fields) | set(IngestSettings.model_fields) | set(ApiSettings.model_fields)
+    fields = set(StoreSettings.model_fields) | set(IngestSettings.model_fields)
+    fields |= set(ApiSettings.model_fields)
     variables = {
         name
         for service in compose["services"].values()
@@ -53,7 +54,8 @@ def test_every_roletrail_variable_is_a_setting(compose: dict[str, Any]) -> None:
 
 def test_every_service_command_is_a_roletrail_subcommand(compose: dict[str, Any]) -> None:
     # Arrange
-    commands = [s["command"] for s in compose["services"].values() if s.get("command", [""])[0] == "roletrail"]
+    services = compose["services"].values()
+    commands = [s["command"] for s in services if s.get("command", [""])[0] == "roletrail"]
     # Act
     parsed = [build_parser().parse_args(command[1:]).command for command in commands]
     # Assert
