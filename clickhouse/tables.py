@@ -12,6 +12,9 @@ CLOUDTRAIL_ISSUANCES: Final = "cloudtrail_issuances"
 CLOUDTRAIL_SESSIONS: Final = "cloudtrail_sessions"
 CLOUDTRAIL_LOAD_COUNTS: Final = "cloudtrail_load_counts"
 
+DIRECTORY_ACCOUNTS: Final = "directory_accounts"
+DIRECTORY_IDENTITY_CENTER_USERS: Final = "directory_identity_center_users"
+
 INGEST_OBJECTS: Final = "ingest_objects"
 INGEST_REJECTS: Final = "ingest_rejects"
 INGEST_JOBS: Final = "ingest_jobs"
@@ -36,4 +39,6 @@ DATA_TABLES: Final = (
     INGEST_REJECTS,
     INGEST_JOBS,
     STORE_META,
+    DIRECTORY_ACCOUNTS,
+    DIRECTORY_IDENTITY_CENTER_USERS,
 )

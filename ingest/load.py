@@ -29,7 +29,7 @@ import orjson
 from clickhouse import tables
 from clickhouse.client import Store
 from clickhouse.errors import BadInput, StorageError
-from ingest import cloudtrail
+from ingest import cloudtrail, directory
 from ingest.cloudtrail import BadItem, Chunk, NoBoundary, RecordsFileChunker, Shape, TruncatedRecords
 from ingest.sources import NOT_LOADED, ByteStream, CorruptObject, ObjectRef, file_sha256
 
@@ -85,6 +85,9 @@ class _Progress:
     skipped: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     duplicate_of: str = ""
+    # Entries of an operator export (accounts, Identity Center users) read and stored.
+    export_read: int = 0
+    export_loaded: int = 0
 
 
 @dataclass(frozen=True)
@@ -235,6 +238,10 @@ class Loader:
         data = b"".join(_until_corrupt(stream.pieces(), progress))
         progress.bytes_read = stream.bytes_read
         progress.shape = cloudtrail.sniff(data[: 64 * 1024])
+        kind = directory.export_kind(data[:1024])
+        if kind is not None and not progress.corrupt:
+            self._load_export(progress, kind, data)
+            return True
         if progress.shape is Shape.RECORDS_FILE and not progress.corrupt:
             try:
                 chunks = list(RecordsFileChunker(iter([data]), self.chunk_bytes))
@@ -269,12 +276,51 @@ class Loader:
             for progress, data_one, _count in batch.members:
                 self._insert_records_file(progress, iter([(0, data_one)]), iter(()))
 
+    def _load_export(self, progress: _Progress, kind: directory.ExportKind, data: bytes) -> None:
+        now = datetime.now(UTC)
+        try:
+            if kind is directory.ExportKind.ACCOUNTS:
+                accounts, unusable = directory.parse_accounts(data)
+                rows: list[list[Any]] = [
+                    [a.account_id, a.name, a.email, a.status, a.arn, now] for a in accounts
+                ]
+                columns = ["account_id", "name", "email", "status", "arn", "exported_at"]
+                table = tables.DIRECTORY_ACCOUNTS
+            else:
+                users, unusable = directory.parse_users(data)
+                rows = [
+                    [u.identity_store_id, u.user_id, u.user_name, u.display_name, list(u.emails), now]
+                    for u in users
+                ]
+                columns = [
+                    "identity_store_id",
+                    "user_id",
+                    "user_name",
+                    "display_name",
+                    "emails",
+                    "exported_at",
+                ]
+                table = tables.DIRECTORY_IDENTITY_CENTER_USERS
+        except ValueError as exc:
+            self._reject(progress, 0, [BadItem(0, f"not valid JSON: {exc}", _head(data))])
+            return
+        self.store.insert(table, rows, columns)
+        progress.export_read = len(rows) + unusable
+        progress.export_loaded = len(rows)
+        if unusable:
+            bad = [BadItem(i, f"{kind} entry without an id", "") for i in range(unusable)]
+            self._reject(progress, 0, bad)
+
     def _load_stream(self, progress: _Progress) -> None:
         stream = ByteStream(Path(progress.ref.uri))
         pieces = _until_corrupt(stream.pieces(), progress)
         first = next(pieces, b"")
         progress.shape = cloudtrail.sniff(first)
-        self._load_pieces(progress, itertools.chain([first], pieces))
+        kind = directory.export_kind(first[:1024])
+        if kind is not None:
+            self._load_export(progress, kind, b"".join(itertools.chain([first], pieces)))
+        else:
+            self._load_pieces(progress, itertools.chain([first], pieces))
         progress.bytes_read = stream.bytes_read
 
     def _load_pieces(self, progress: _Progress, pieces: Iterator[bytes]) -> None:
@@ -418,9 +464,12 @@ class Loader:
             notes.append(f"{counts.expired} records older than the {self.retention_days}-day retention")
         if status == LOADED and counts.read == 0 and not skipped:
             notes.append("no records in this object")
+        if progress.export_read:
+            notes.append(f"operator export: {progress.export_loaded} entries")
         return LoadResult(
             progress.ref.object_id, progress.ref.uri, progress.ref.log_type, status,
-            records_read=counts.valid + bad + skipped, records_loaded=counts.valid - counts.expired,
+            records_read=counts.valid + bad + skipped + progress.export_loaded,
+            records_loaded=counts.valid - counts.expired + progress.export_loaded,
             records_bad=bad, records_expired=counts.expired, skipped_items=skipped,
             bytes_read=progress.bytes_read, first_event=counts.first if counts.valid else None,
             last_event=counts.last if counts.valid else None,
@@ -431,7 +480,8 @@ class Loader:
     def _status(progress: _Progress, counts: _Counts) -> str:
         if progress.shape is Shape.DIGEST:
             return SKIPPED
-        if progress.shape is Shape.NOT_JSON or (counts.valid == 0 and counts.rejected > 0):
+        nothing_loaded = counts.valid == 0 and progress.export_loaded == 0
+        if progress.shape is Shape.NOT_JSON or (nothing_loaded and counts.rejected > 0):
             return FAILED
         if progress.shape is Shape.EMPTY and progress.corrupt:
             return FAILED

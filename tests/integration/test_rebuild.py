@@ -74,3 +74,32 @@ def test_records_older_than_the_retention_load_after_it_is_raised(store: Store, 
     assert second.status in (LOADED, PARTIAL)
     assert (second.records_loaded, second.records_expired) == (3, 0)
     assert sessions(store)["ASIAEXAMPLECALLER001"][0] == 3
+
+
+def test_operator_exports_load_into_the_directory_tables(
+    store: Store, loader: Loader, tmp_path: Path
+) -> None:
+    # Arrange: exports dropped among the logs, one account entry unusable
+    (tmp_path / "accounts.json").write_text(
+        '{"Accounts": [{"Id": "111122223333", "Name": "production", "Status": "ACTIVE"}, {"Name": "x"}]}'
+    )
+    (tmp_path / "users.json").write_text(
+        '{"Users": [{"UserId": "u-1", "UserName": "erin@example.com", "IdentityStoreId": "d-1"}]}'
+    )
+    # Act
+    results = {Path(r.uri).name: r for r in loader.load_many(list(walk(tmp_path)))}
+    # Assert
+    accounts = results["accounts.json"]
+    assert (accounts.status, accounts.records_read, accounts.records_loaded, accounts.records_bad) == (
+        PARTIAL,
+        2,
+        1,
+        1,
+    )
+    assert (results["users.json"].status, results["users.json"].records_loaded) == (LOADED, 1)
+    assert store.rows(f"SELECT account_id, name FROM {tables.DIRECTORY_ACCOUNTS} FINAL") == [
+        ("111122223333", "production")
+    ]
+    assert store.rows(f"SELECT user_id, user_name FROM {tables.DIRECTORY_IDENTITY_CENTER_USERS} FINAL") == [
+        ("u-1", "erin@example.com")
+    ]
