@@ -26,6 +26,7 @@ from api.permissions import TokenCheck
 from api.schema import build_schema
 from api.settings import ApiSettings
 from clickhouse.client import Store
+from clickhouse.errors import StorageError
 
 log = logging.getLogger(__name__)
 audit = logging.getLogger("roletrail.audit")
@@ -33,6 +34,7 @@ audit = logging.getLogger("roletrail.audit")
 # Submits an ingest job for paths and returns its id; the CLI provides it (it owns the queue).
 Enqueue = Callable[[list[str], str], str]
 PUBLIC_PATHS = ("/health", "/graphiql", "/static/")
+REQUEST_ID_HEADER = "X-Request-Id"
 
 
 class BearerAuth:
@@ -50,7 +52,9 @@ class BearerAuth:
         name = self.check.name_of(headers.get(b"authorization", b"").decode("latin-1") or None)
         if name is None:
             response = JSONResponse(
-                {"error": "missing or invalid bearer token"}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+                {"error": "missing or invalid bearer token"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
             )
             await response(scope, receive, send)
             return
@@ -68,6 +72,9 @@ class GraphQLApp(GraphQL[Context, None]):
         request_id = uuid.uuid4().hex[:12]
         token = request.scope.get("state", {}).get("token_name", "")
         audit.info("graphql request=%s token=%s", request_id, token)
+        if isinstance(response, Response):
+            # The id that masked errors carry and the server log names: also on every response.
+            response.headers[REQUEST_ID_HEADER] = request_id
         return Context(self.settings, self.store, Loaders.create(self.store), token, request_id)
 
 
@@ -88,24 +95,31 @@ def create_app(
     """Build the app on an open store. Ingest endpoints answer only when `enqueue` is given."""
 
     async def health(request: Request) -> Response:
-        ok = await run_in_threadpool(store.scalar, "SELECT 1")
+        try:
+            ok = await run_in_threadpool(store.scalar, "SELECT 1")
+        except StorageError:
+            log.warning("health check: the store does not answer", exc_info=True)
+            return JSONResponse({"status": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ok" if ok == 1 else "degraded"})
 
     async def ingest(request: Request) -> Response:
         if enqueue is None:
             return JSONResponse({"error": "this server does not run ingest workers"}, status_code=503)
-        body = await request.json()
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
         paths = body.get("paths") if isinstance(body, dict) else None
         if not isinstance(paths, list) or not paths or not all(isinstance(p, str) for p in paths):
-            return JSONResponse({"error": "body must be {\"paths\": [\"...\"]}"}, status_code=400)
+            return JSONResponse({"error": 'body must be {"paths": ["..."]}'}, status_code=400)
         if not source_roots:
-            return JSONResponse(
-                {"error": "no source roots configured: set ROLETRAIL_SOURCE_ROOTS to the folders the API may read"},
-                status_code=403,
-            )
+            message = "no source roots configured: set ROLETRAIL_SOURCE_ROOTS to the folders the API may read"
+            return JSONResponse({"error": message}, status_code=403)
         refused = [p for p in paths if not _allowed(p, source_roots)]
         if refused:
-            return JSONResponse({"error": f"outside the allowed source roots: {', '.join(refused)}"}, status_code=403)
+            return JSONResponse(
+                {"error": f"outside the allowed source roots: {', '.join(refused)}"}, status_code=403
+            )
         token = request.scope.get("state", {}).get("token_name", "")
         job_id = await run_in_threadpool(enqueue, [str(Path(p).resolve()) for p in paths], token)
         audit.info("ingest job=%s token=%s paths=%s", job_id, token, paths)

@@ -36,12 +36,25 @@ def decode_cursor(kind: str, cursor: str | None, arity: int) -> list[Any] | None
     return list(payload[1:])
 
 
+# The range of ClickHouse's DateTime: a time outside it cannot be compared with stored events.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2106, 1, 1, tzinfo=UTC)
+
+
+def storable_time(value: datetime, name: str) -> datetime:
+    """`value` as an aware UTC-comparable time, or BadRequest when the store cannot hold it."""
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    if not EARLIEST <= aware < LATEST:
+        raise BadRequest(f"`{name}` must be between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}")
+    return aware
+
+
 def cursor_time(value: Any) -> datetime:
     try:
         parsed = datetime.fromisoformat(str(value))
-    except ValueError as exc:
+        return storable_time(parsed, "after")
+    except (ValueError, BadRequest) as exc:
         raise BadRequest("invalid cursor") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def page_size(first: int | None, default: int, maximum: int) -> int:

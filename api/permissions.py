@@ -6,7 +6,7 @@ import hmac
 import secrets
 from pathlib import Path
 
-TOKEN_FILE = "api-token"
+TOKEN_FILE = "api-token"  # noqa: S105 -- a file name, not a secret
 
 
 def load_or_create_token(data_dir: Path) -> str:

@@ -22,7 +22,7 @@ class PrincipalKind(Enum):
     SAML_USER = "SAML_USER"
     IDENTITY_CENTER_USER = "IDENTITY_CENTER_USER"
     WEB_IDENTITY_USER = "WEB_IDENTITY_USER"
-    FEDERATION_TOKEN_USER = "FEDERATION_TOKEN_USER"
+    FEDERATION_TOKEN_USER = "FEDERATION_TOKEN_USER"  # noqa: S105 -- an enum name, not a secret
     EC2_INSTANCE = "EC2_INSTANCE"
     LAMBDA_FUNCTION = "LAMBDA_FUNCTION"
     ECS_TASK = "ECS_TASK"
@@ -69,7 +69,9 @@ def caller_principal(issuance: Issuance) -> PrincipalRef | None:
         return PrincipalRef(PrincipalKind.FEDERATION_TOKEN_USER, issuance.caller_arn, name, account)
     if kind in ("AssumedRole", "Role"):
         return None
-    return PrincipalRef(PrincipalKind.UNKNOWN, issuance.caller_principal_id or issuance.caller_arn, kind, account)
+    return PrincipalRef(
+        PrincipalKind.UNKNOWN, issuance.caller_principal_id or issuance.caller_arn, kind, account
+    )
 
 
 def _saml(issuance: Issuance) -> PrincipalRef:

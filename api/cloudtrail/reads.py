@@ -126,7 +126,8 @@ _USAGE_SELECT = f"""
 def _usage(row: Row) -> SessionUsage:
     creation = row[8] if row[8] and row[8].year > 1970 else None
     return SessionUsage(
-        str(row[0]), str(row[1]), str(row[2]), str(row[3]), str(row[4]), str(row[5]), str(row[6]), str(row[7]),
+        str(row[0]), str(row[1]), str(row[2]), str(row[3]),
+        str(row[4]), str(row[5]), str(row[6]), str(row[7]),
         creation, str(row[9]), str(row[10]), row[11], row[12], int(row[13]), int(row[14]), int(row[15]),
         tuple(sorted(row[16])), tuple(sorted(row[17])), tuple(sorted(row[18])),
     )  # fmt: skip
@@ -153,7 +154,11 @@ def list_sessions(
     first: int,
     after: tuple[datetime, str] | None,
 ) -> Page[SessionUsage]:
-    """Sessions active in [start, end), newest first seen first; keyset-paginated."""
+    """Sessions active in [start, end), newest first seen first; keyset-paginated.
+
+    The window selects sessions; each one is then summed over its whole life, so a session reads
+    the same here as through `session_usage`, and its cursor position does not depend on the window.
+    """
     having = ["max(last_seen) >= {start:DateTime}", "min(first_seen) < {end:DateTime}"]
     params: dict[str, object] = {"start": start, "end": end, "limit": first + 1}
     if account_id:
@@ -167,7 +172,8 @@ def list_sessions(
         params["after_time"], params["after_key"] = after
     sql = (
         _USAGE_SELECT
-        + " WHERE day >= toDate({start:DateTime}) AND day <= toDate({end:DateTime})"
+        + f" WHERE session_key IN (SELECT session_key FROM {T_SESSIONS}"
+        + " WHERE day >= toDate({start:DateTime}) AND day <= toDate({end:DateTime}))"
         + " GROUP BY session_key HAVING "
         + " AND ".join(having)
         + " ORDER BY min(first_seen) DESC, session_key DESC LIMIT {limit:UInt32}"
@@ -196,15 +202,11 @@ def issuances(store: Store, keys: Sequence[str]) -> dict[str, Issuance]:
     )
     found: dict[str, Issuance] = {}
     for row in rows:
-        issuance = Issuance(*[_plain(value) for value in row])
+        issuance = Issuance(*row)
         current = found.get(issuance.access_key_id)
         if current is None or (issuance.copy_rank, issuance.event_id) > (current.copy_rank, current.event_id):
             found[issuance.access_key_id] = issuance
     return found
-
-
-def _plain(value: object) -> object:
-    return str(value) if isinstance(value, str) else value
 
 
 def chains(store: Store, keys: Sequence[str]) -> dict[str, list[Issuance]]:
@@ -250,13 +252,14 @@ def api_calls(
         where.append("(event_time, recipient_account_id, event_id) > ({t:DateTime}, {r:String}, {e:String})")
         params["t"], params["r"], params["e"] = after
     rows = store.read(
-        f"""SELECT session_key, event_time, event_id, recipient_account_id, aws_region, event_source, event_name,
-            read_only, error_code, error_message, source_ip_address, user_agent, vpc_endpoint_id, invoked_by
+        f"""SELECT session_key, event_time, event_id, recipient_account_id, aws_region, event_source,
+            event_name, read_only, error_code, error_message, source_ip_address, user_agent, vpc_endpoint_id,
+            invoked_by
         FROM {T_EVENTS} FINAL WHERE {" AND ".join(where)}
         ORDER BY event_time, recipient_account_id, event_id LIMIT {{limit:UInt32}}""",
         params,
     )
-    calls = [ApiCall(*[_plain(value) for value in row]) for row in rows[:first]]  # type: ignore[arg-type]
+    calls = [ApiCall(*row) for row in rows[:first]]
     return Page(calls, len(rows) > first)
 
 

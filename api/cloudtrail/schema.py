@@ -12,13 +12,20 @@ from api.cloudtrail import reads
 from api.cloudtrail.types import RoleSession, RoleSessionConnection, RoleSessionEdge, session_by_key
 from api.context import Info
 from api.errors import BadRequest
-from api.pagination import PageInfo, cursor_time, decode_cursor, encode_cursor, page_size
+from api.fields import field
+from api.pagination import PageInfo, cursor_time, decode_cursor, encode_cursor, page_size, storable_time
+
+MAX_KEY_LENGTH = 512
 
 
 def scope(info: Info, start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
     """A time scope: defaults to the last ROLETRAIL_DEFAULT_SCOPE_DAYS days up to now."""
-    end = end or datetime.now(UTC) + timedelta(minutes=1)
-    start = start or end - timedelta(days=info.context.settings.default_scope_days)
+    end = storable_time(end, "to") if end else datetime.now(UTC) + timedelta(minutes=1)
+    if start is None:
+        start = max(
+            end - timedelta(days=info.context.settings.default_scope_days), datetime(1970, 1, 1, tzinfo=UTC)
+        )
+    start = storable_time(start, "from")
     if start >= end:
         raise BadRequest("`from` must be before `to`")
     return start, end
@@ -26,17 +33,17 @@ def scope(info: Info, start: datetime | None, end: datetime | None) -> tuple[dat
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="A temporary credential by its access key (or fallback session key).")
+    @field(description="A temporary credential by its access key (or fallback session key).")
     async def session(self, info: Info, access_key_id: str) -> RoleSession | None:
         key = access_key_id.strip()
-        if not key or len(key) > 512:
-            raise BadRequest("accessKeyId must be 1 to 512 characters")
+        if not key or len(key) > MAX_KEY_LENGTH:
+            raise BadRequest(f"accessKeyId must be 1 to {MAX_KEY_LENGTH} characters")
         session = await session_by_key(info, key)
         if session.first_seen is None and session.issued_at is None:
             return None
         return session
 
-    @strawberry.field(description="Sessions active in a time scope, newest first.")
+    @field(description="Sessions active in a time scope (default: the last 90 days), newest first.")
     async def sessions(
         self,
         info: Info,
@@ -72,6 +79,7 @@ class Query:
                     cursor=encode_cursor("session", usage.first_seen, usage.session_key),
                 )
             )
+        end_cursor = edges[-1].cursor if edges else None
         return RoleSessionConnection(
-            edges=edges, page_info=PageInfo(has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None)
+            edges=edges, page_info=PageInfo(has_next_page=page.has_next, end_cursor=end_cursor)
         )

@@ -11,9 +11,12 @@ from starlette.concurrency import run_in_threadpool
 from api.cloudtrail import reads
 from api.cloudtrail.principals import PrincipalKind, PrincipalRef, caller_principal
 from api.context import Info
-from api.pagination import PageInfo, cursor_time, decode_cursor, encode_cursor, page_size
+from api.errors import BadRequest
+from api.fields import field
+from api.pagination import PageInfo, cursor_time, decode_cursor, encode_cursor, page_size, storable_time
 
 PrincipalKindEnum = strawberry.enum(PrincipalKind, name="PrincipalKind")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @strawberry.interface(description="Whoever is behind credentials: a person, a workload or an account.")
@@ -151,9 +154,10 @@ class ApiCall:
             session_key=row.session_key,
         )
 
-    @strawberry.field(description="The record as stored (JSON text), fetched only when asked for.")
+    @field(description="The record as stored (JSON text), fetched only when asked for.")
     async def raw(self, info: Info) -> str | None:
-        return await info.context.loaders.raw.load((self.session_key, self.recipient_account_id, self.event_id))
+        key = (self.session_key, self.recipient_account_id, self.event_id)
+        return await info.context.loaders.raw.load(key)
 
 
 @strawberry.type
@@ -168,7 +172,10 @@ class ApiCallConnection:
     page_info: PageInfo
 
 
-@strawberry.type(description="The record that is missing from the store where a chain breaks.")
+@strawberry.type(
+    description="Where a chain breaks: the minting record missing from the store (whose account to ingest, "
+    "which principal minted the credential, and when)."
+)
 class ChainGap:
     account_id: str
     role_arn: str | None
@@ -201,10 +208,18 @@ class RoleSession:
     on_behalf_of: str | None
 
     @classmethod
-    def build(cls, key: str, usage: reads.SessionUsage | None, issuance: reads.Issuance | None) -> RoleSession:
+    def build(
+        cls, key: str, usage: reads.SessionUsage | None, issuance: reads.Issuance | None
+    ) -> RoleSession:
         role_arn = (issuance.role_arn if issuance else "") or (usage.role_arn if usage else "")
         name = (issuance.role_session_name if issuance else "") or (usage.session_name if usage else "")
         account = (usage.account_id if usage else "") or (_account_of(role_arn) if role_arn else "")
+        principal_id = usage.principal_id if usage else (issuance.assumed_role_id if issuance else "")
+        if issuance:
+            issued_at: datetime | None = _utc(issuance.issued_at)
+        else:
+            issued_at = _utc_or_none(usage.creation_date) if usage else None
+        claimed = (usage.source_identity if usage else "") or (issuance.source_identity if issuance else "")
         return cls(
             id=strawberry.ID(key),
             access_key_id=key,
@@ -212,8 +227,8 @@ class RoleSession:
             role_arn=role_arn or None,
             session_name=name or None,
             account_id=account or None,
-            principal_id=(usage.principal_id if usage else (issuance.assumed_role_id if issuance else "")) or None,
-            issued_at=_utc(issuance.issued_at) if issuance else (_utc_or_none(usage.creation_date) if usage else None),
+            principal_id=principal_id or None,
+            issued_at=issued_at,
             expires_at=_utc_or_none(issuance.expires_at) if issuance else None,
             first_seen=_utc(usage.first_seen) if usage else None,
             last_seen=_utc(usage.last_seen) if usage else None,
@@ -223,12 +238,11 @@ class RoleSession:
             source_ips=list(usage.source_ips) if usage else [],
             user_agents=list(usage.user_agents) if usage else [],
             regions=list(usage.regions) if usage else [],
-            source_identity=((usage.source_identity if usage else "") or (issuance.source_identity if issuance else ""))
-            or None,
+            source_identity=claimed or None,
             on_behalf_of=(usage.on_behalf_of_user_id if usage else "") or None,
         )
 
-    @strawberry.field(description="Calls made with this credential, oldest first.")
+    @field(description="Calls made with this credential, oldest first (default: its whole activity).")
     async def api_calls(
         self,
         info: Info,
@@ -239,12 +253,21 @@ class RoleSession:
     ) -> ApiCallConnection:
         settings = info.context.settings
         size = page_size(first, settings.default_page_size, settings.max_page_size)
-        start = from_ or (self.first_seen or datetime(1970, 1, 1, tzinfo=UTC))
-        end = to or ((self.last_seen or datetime.now(UTC)) + timedelta(seconds=1))
+        start = storable_time(from_, "from") if from_ else (self.first_seen or EPOCH)
+        last = self.last_seen or datetime.now(UTC)
+        end = storable_time(to, "to") if to else last + timedelta(seconds=1)
+        if from_ and to and start >= end:
+            raise BadRequest("`from` must be before `to`")
         cursor = decode_cursor("call", after, 3)
         position = (cursor_time(cursor[0]), str(cursor[1]), str(cursor[2])) if cursor else None
         page = await run_in_threadpool(
-            reads.api_calls, info.context.store, self.access_key_id, start=start, end=end, first=size, after=position
+            reads.api_calls,
+            info.context.store,
+            self.access_key_id,
+            start=start,
+            end=end,
+            first=size,
+            after=position,
         )
         edges = [
             ApiCallEdge(
@@ -253,42 +276,63 @@ class RoleSession:
             )
             for row in page.items
         ]
+        end_cursor = edges[-1].cursor if edges else None
         return ApiCallConnection(
-            edges=edges, page_info=PageInfo(has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None)
+            edges=edges, page_info=PageInfo(has_next_page=page.has_next, end_cursor=end_cursor)
         )
 
-    @strawberry.field(description="Every ancestor session up the chain of role assumptions, nearest first.")
+    @field(
+        description="Every ancestor session up the chain of role assumptions, nearest first (self excluded)."
+    )
     async def chain(self, info: Info) -> list[RoleSession]:
-        issuances = await info.context.loaders.chain.load(self.access_key_id) or []
-        parents = [i.caller_session_key for i in issuances if i.caller_is_session and i.caller_session_key]
-        return [await session_by_key(info, key) for key in parents]
+        loaders = info.context.loaders
+        issuances = await loaders.chain.load(self.access_key_id) or []
+        parents: list[str] = []
+        for issuance in issuances:
+            parent = issuance.caller_session_key
+            if issuance.caller_is_session and parent not in ("", self.access_key_id, *parents):
+                parents.append(parent)
+        # The chain walk already read the ancestors' minting records: only their usage is left to load.
+        for issuance in issuances:
+            loaders.issuance.prime(issuance.access_key_id, issuance)
+        usages = await loaders.usage.load_many(parents)
+        minted = await loaders.issuance.load_many(parents)
+        return [RoleSession.build(key, u, i) for key, u, i in zip(parents, usages, minted, strict=True)]
 
-    @strawberry.field(description="The principal at the top of the chain: the human or workload behind it.")
+    @field(description="The principal at the top of the chain: the human or workload behind it.")
     async def origin(self, info: Info) -> Principal | None:
-        issuances = await info.context.loaders.chain.load(self.access_key_id) or []
-        if not issuances:
-            return None
-        ref = caller_principal(issuances[-1])
-        return Principal.from_ref(ref) if ref else None
+        return await _origin(info, self.access_key_id)
 
-    @strawberry.field(description="Who obtained this credential: the origin of its chain (same as `origin`).")
+    @field(description="Who obtained this credential: the origin of its chain (same as `origin`).")
     async def assumed_by(self, info: Info) -> Principal | None:
-        return await self.origin(info)
+        return await _origin(info, self.access_key_id)
 
-    @strawberry.field(description="Where the chain breaks because a minting record is not in the store.")
+    @field(description="Where the chain breaks because a minting record is not in the store.")
     async def chain_gap(self, info: Info) -> ChainGap | None:
         issuances = await info.context.loaders.chain.load(self.access_key_id) or []
         if not issuances:
-            return None
+            # This role session's own minting record is missing (or was never logged with its key,
+            # as for Identity Center sessions): the chain breaks right here.
+            usage = await info.context.loaders.usage.load(self.access_key_id)
+            if usage is None or usage.identity_type != "AssumedRole":
+                return None
+            return ChainGap(
+                account_id=usage.account_id,
+                role_arn=usage.role_arn or None,
+                principal_id=usage.principal_id or None,
+                time=_utc(usage.creation_date or usage.first_seen),
+            )
         top = issuances[-1]
         if top.caller_is_session:
-            # The parent session's own minting record is missing.
+            # The parent session's own minting record is missing: the gap is where it was minted,
+            # at its creation date when its calls are in the store.
             parent = await info.context.loaders.usage.load(top.caller_session_key)
+            minted = parent.creation_date if parent and parent.creation_date else top.issued_at
             return ChainGap(
                 account_id=top.caller_account_id or (parent.account_id if parent else ""),
                 role_arn=(parent.role_arn if parent else "") or None,
                 principal_id=top.caller_principal_id or None,
-                time=_utc(top.issued_at),
+                time=_utc(minted),
             )
         if top.caller_identity_type == "AWSAccount":
             return ChainGap(
@@ -298,6 +342,14 @@ class RoleSession:
                 time=_utc(top.issued_at),
             )
         return None
+
+
+async def _origin(info: Info, key: str) -> Principal | None:
+    issuances = await info.context.loaders.chain.load(key) or []
+    if not issuances:
+        return None
+    ref = caller_principal(issuances[-1])
+    return Principal.from_ref(ref) if ref else None
 
 
 async def session_by_key(info: Info, key: str) -> RoleSession:

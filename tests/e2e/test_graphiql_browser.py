@@ -1,8 +1,9 @@
-"""GraphiQL works in a real browser with no network at all.
+"""GraphiQL works in a real browser with no network at all, against the real API.
 
-A real uvicorn server on 127.0.0.1 serves the page, the vendored assets and a tiny GraphQL
-endpoint that wants a bearer token; Debian's headless Chromium, driven by playwright, cannot
-resolve any host but 127.0.0.1. The test types a query, runs it and reads the result pane, and
+The real app (`api.app.create_app`) on the test store, loaded with the invented trail of
+tests/data/api, is served by uvicorn on 127.0.0.1: the page, the vendored assets and /graphql
+behind its bearer token. Debian's headless Chromium, driven by playwright, cannot resolve any host
+but 127.0.0.1. The test types a query, runs it and reads a real session from the result pane, and
 checks that no request left loopback and that the console stayed clean.
 
 Needs ``/usr/bin/chromium`` (apt: chromium) and the ``playwright`` package (never
@@ -20,23 +21,20 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import strawberry
 import uvicorn
-from starlette.applications import Starlette
-from starlette.datastructures import Headers
-from starlette.responses import JSONResponse
-from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Receive, Scope, Send
-from strawberry.asgi import GraphQL
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.graphiql import STATIC_DIR, graphiql_page
+from api.app import create_app
+from api.settings import ApiSettings
+from clickhouse.client import Store
+from ingest.load import Loader
+from tests.data.api import trail
+from tests.data.api.harness import load
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.clickhouse]
 
 CHROMIUM = Path("/usr/bin/chromium")
 TOKEN = "e2e-test-token-3f9a"  # a fake token for the test server only
@@ -53,9 +51,11 @@ CHROMIUM_ARGS = [
     # Every host but loopback is unresolvable: a CDN load would fail (and be recorded).
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
 ]
-TYPED_QUERY = "{ sessions(first: 2) { edges { node { accessKeyId roleArn apiCallCount } } } }"
-ACCESS_KEY = "ASIAE2ETESTKEY000001"
-ROLE_ARN = "arn:aws:iam::123456789012:role/e2e-investigator"
+# The trail's day holds seven sessions, newest first: the Build session (1 call), then Jump (2).
+TYPED_QUERY = (
+    '{ sessions(first: 2, from: "2024-05-01T00:00:00Z", to: "2024-05-02T00:00:00Z") '
+    "{ edges { node { accessKeyId roleArn apiCallCount origin { kind } chainGap { roleArn } } } } }"
+)
 
 
 def _require_browser() -> None:
@@ -72,66 +72,30 @@ def _require_browser() -> None:
         pytest.skip(reason)
 
 
-# --- a minimal app: the real page and assets, a tiny schema behind a bearer token -------------
-
-
-@strawberry.type
-class SessionNode:
-    access_key_id: str
-    role_arn: str
-    api_call_count: int
-
-
-@strawberry.type
-class SessionEdge:
-    node: SessionNode
-
-
-@strawberry.type
-class SessionConnection:
-    edges: list[SessionEdge]
+# --- the real app on the test store, with a recorder in front of it --------------------------------
 
 
 @dataclass
 class Seen:
-    """What the test server received."""
+    """What reached the app: GraphQL queries and response statuses."""
 
     queries: list[str] = field(default_factory=list)
-    unauthorized: int = 0
+    statuses: list[int] = field(default_factory=list)
 
 
-@strawberry.type
-class Query:
-    @strawberry.field
-    def sessions(self, info: strawberry.Info, first: int = 10) -> SessionConnection:
-        nodes = [
-            SessionNode(access_key_id=ACCESS_KEY, role_arn=ROLE_ARN, api_call_count=42),
-            SessionNode(access_key_id="ASIAE2ETESTKEY000002", role_arn=ROLE_ARN, api_call_count=7),
-            SessionNode(access_key_id="ASIAE2ETESTKEY000003", role_arn=ROLE_ARN, api_call_count=1),
-        ]
-        return SessionConnection(edges=[SessionEdge(node=n) for n in nodes[:first]])
+class Recorder:
+    """Passes every request to the app unchanged; notes GraphQL query texts and response statuses."""
 
-
-class BearerOnly:
-    """401 unless ``Authorization: Bearer <token>``; records the queries it lets through."""
-
-    def __init__(self, app: ASGIApp, token: str, seen: Seen) -> None:
-        self.app, self.token, self.seen = app, token, seen
+    def __init__(self, app: ASGIApp, seen: Seen) -> None:
+        self.app, self.seen = app, seen
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            if Headers(scope=scope).get("authorization") != f"Bearer {self.token}":
-                self.seen.unauthorized += 1
-                response = JSONResponse({"errors": [{"message": "unauthorized"}]}, status_code=401)
-                await response(scope, receive, send)
-                return
-            receive = self._recording(receive)
-        await self.app(scope, receive, send)
-
-    def _recording(self, receive: Receive) -> Receive:
+        if scope["type"] != "http" or scope["path"] != "/graphql":
+            await self.app(scope, receive, send)
+            return
         body = bytearray()
 
-        async def wrapped() -> Any:
+        async def recording_receive() -> Message:
             message = await receive()
             if message["type"] == "http.request":
                 body.extend(message.get("body", b""))
@@ -139,19 +103,12 @@ class BearerOnly:
                     self.seen.queries.append(str(json.loads(body).get("query", "")))
             return message
 
-        return wrapped
+        async def recording_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self.seen.statuses.append(int(message["status"]))
+            await send(message)
 
-
-def build_test_app(seen: Seen) -> Starlette:
-    schema = strawberry.Schema(query=Query)
-    graphql = BearerOnly(GraphQL(schema, graphql_ide=None), TOKEN, seen)
-    return Starlette(
-        routes=[
-            Route("/graphiql", graphiql_page, name="graphiql"),
-            Route("/graphql", graphql, name="graphql", methods=["GET", "POST"]),
-            Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
-        ]
-    )
+        await self.app(scope, recording_receive, recording_send)
 
 
 @dataclass
@@ -161,17 +118,17 @@ class LiveServer:
 
 
 @pytest.fixture
-def live_server() -> Iterator[LiveServer]:
-    """uvicorn on a free loopback port, in a thread; stopped (and joined) at the end."""
-    # When api.app.create_app exists, this fixture is where the real app will be plugged in.
+def live_server(store: Store, loader: Loader) -> Iterator[LiveServer]:
+    """The real app (create_app) on the test store holding the invented trail of tests/data/api,
+    served by uvicorn on a free loopback port, in a thread; stopped (and joined) at the end."""
+    load(loader, trail.paths())
     seen = Seen()
+    app = Recorder(create_app(ApiSettings(), store, (TOKEN,)), seen)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        build_test_app(seen), log_level="warning", access_log=False, lifespan="off", ws="none", http="h11"
-    )
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", ws="none", http="h11")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -226,12 +183,15 @@ def test_graphiql_runs_a_query_offline(live_server: LiveServer) -> None:
             page.click("button.graphiql-execute-button")
 
             result = page.locator(".graphiql-response .CodeMirror-code")
-            result.get_by_text(ACCESS_KEY).wait_for()
+            result.get_by_text(trail.KEY_GAP_CHILD).wait_for()
             text = result.inner_text()
-            assert ROLE_ARN in text
-            assert '"apiCallCount": 42' in text
-            assert "ASIAE2ETESTKEY000002" in text
-            assert "ASIAE2ETESTKEY000003" not in text  # first: 2 was what ran
+            # A real session from the store: the Build session, its one call, its chain's gap at Jump.
+            assert trail.BUILD_ARN in text
+            assert '"apiCallCount": 1' in text
+            assert f'"roleArn": "{trail.JUMP_ARN}"' in text
+            assert trail.KEY_GAP_PARENT in text
+            assert trail.KEY_EC2 not in text  # first: 2 was what ran
+            assert '"errors"' not in text
 
             page.screenshot(path=str(SCREENSHOT))
 
@@ -242,8 +202,9 @@ def test_graphiql_runs_a_query_offline(live_server: LiveServer) -> None:
         finally:
             browser.close()
 
-    assert any("sessions(first: 2)" in q for q in live_server.seen.queries), live_server.seen.queries
-    assert live_server.seen.unauthorized == 0
+    assert any("sessions(first: 2" in q for q in live_server.seen.queries), live_server.seen.queries
+    assert live_server.seen.statuses, "no GraphQL request reached the app"
+    assert set(live_server.seen.statuses) == {200}, live_server.seen.statuses
     assert not console_errors, console_errors
     assert not failed, failed
     assert requests, "the browser made no request at all"

@@ -1,0 +1,168 @@
+"""Hostile strings in every string argument of the schema never reach SQL as SQL.
+
+The schema is walked, not listed by hand: every argument of type String, ID or DateTime on every
+field reachable from Query (without revisiting a type) gets each payload, as a variable and as an
+inline literal. A payload may be refused as a client error or simply match nothing; it must never
+cause a storage error, and the data must be intact afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from graphql import GraphQLInterfaceType, GraphQLNonNull, GraphQLObjectType, get_named_type
+
+from api.schema import build_schema
+from api.settings import ApiSettings
+from clickhouse import tables
+from clickhouse.client import Store
+from ingest.load import Loader
+from tests.conftest import _truncate
+from tests.data.api import trail
+from tests.data.api.harness import SESSION, WINDOW, Api, load, open_api
+
+pytestmark = pytest.mark.clickhouse
+
+PAYLOADS = {
+    "or-1": "' OR 1=1 --",
+    "drop": "\\'); DROP TABLE cloudtrail_events; --",
+    "placeholder": "{x:String}",
+    "placeholder-typed": "{key:Array(String)}",
+    "quotes": "\"'`\\",
+    "unicode": "ключ 🔑 \u202e ﷽ \u0000 end",
+    "10k": "A" * 10_240,
+    "10k-quotes": "'\\" * 5_120,
+}
+STRING_TYPES = {"String", "ID", "DateTime"}
+Composite = GraphQLObjectType | GraphQLInterfaceType
+# Valid values for the arguments a path needs to reach the field under test (so its resolver runs).
+ROUTE_ARGUMENTS: dict[tuple[str, str], dict[str, str]] = {
+    ("Query", "session"): {"accessKeyId": json.dumps(trail.KEY_C)},
+    ("Query", "sessions"): {"from": json.dumps(WINDOW["from"]), "to": json.dumps(WINDOW["to"])},
+}
+
+
+@dataclass(frozen=True)
+class Site:
+    """One argument of one field, and the fields leading to it from Query."""
+
+    route: tuple[tuple[str, str], ...]  # (parent type, field) pairs, the last one holds the argument
+    argument: str
+    type_text: str
+    leaf_is_object: bool
+
+    @property
+    def name(self) -> str:
+        return ".".join(field for _, field in self.route) + f"({self.argument})"
+
+
+def argument_sites() -> list[Site]:
+    schema = build_schema(ApiSettings())._schema
+    sites: list[Site] = []
+
+    def visit(parent: Composite, route: tuple[tuple[str, str], ...], seen: frozenset[str]) -> None:
+        for field_name, field in parent.fields.items():
+            step = (*route, (parent.name, field_name))
+            target = get_named_type(field.type)
+            is_object = isinstance(target, Composite)
+            for arg_name, arg in field.args.items():
+                if get_named_type(arg.type).name in STRING_TYPES:
+                    sites.append(Site(step, arg_name, str(arg.type), is_object))
+            if isinstance(target, Composite) and target.name not in seen:
+                visit(target, step, seen | {target.name})
+
+    assert schema.query_type is not None
+    visit(schema.query_type, (), frozenset({"Query"}))
+    return sites
+
+
+SITES = argument_sites()
+
+
+def build_query(site: Site, value: str) -> str:
+    """The query that reaches `site`; `value` is GraphQL text (a literal or `$v`)."""
+    schema = build_schema(ApiSettings())._schema
+    selection = "{ __typename }" if site.leaf_is_object else ""
+    for index in range(len(site.route) - 1, -1, -1):
+        parent, field_name = site.route[index]
+        parent_type = schema.get_type(parent)
+        assert isinstance(parent_type, Composite)
+        field = parent_type.fields[field_name]
+        arguments = dict(ROUTE_ARGUMENTS.get((parent, field_name), {}))
+        if index == len(site.route) - 1:
+            arguments[site.argument] = value
+        for arg_name, arg in field.args.items():
+            required = isinstance(arg.type, GraphQLNonNull) and arg.default_value is None
+            assert not required or arg_name in arguments, (
+                f"add a valid value for {parent}.{field_name}({arg_name})"
+            )
+        text = f"({', '.join(f'{k}: {v}' for k, v in arguments.items())})" if arguments else ""
+        selection = f"{{ {field_name}{text} {selection} }}"
+    return selection
+
+
+@pytest.fixture(scope="module")
+def api(migrated_store: Store) -> Iterator[Api]:
+    """The whole invented trail, loaded once: these tests only read (and check that they did)."""
+    _truncate(migrated_store)
+    load(Loader(migrated_store, retention_days=0), trail.paths())
+    with open_api(migrated_store) as client:
+        yield client
+
+
+def assert_no_storage_error(body: dict[str, object], where: str) -> None:
+    for error in body.get("errors") or []:  # type: ignore[attr-defined]
+        code = error.get("extensions", {}).get("code")
+        assert code not in ("INTERNAL", "QUERY_TIMEOUT"), (where, error)
+        assert "DB::Exception" not in error["message"], (where, error)
+
+
+def test_the_walk_finds_every_string_argument() -> None:
+    # Assert: a guard that the walk sees the schema (it grows with new fields, never shrinks silently)
+    names = {site.name for site in SITES}
+    assert {
+        "session(accessKeyId)",
+        "sessions(accountId)",
+        "sessions(roleArn)",
+        "sessions(after)",
+        "sessions(from)",
+        "sessions(to)",
+        "session.apiCalls(after)",
+        "session.apiCalls(from)",
+        "sessions.edges.node.apiCalls(after)",
+    } <= names
+
+
+@pytest.mark.parametrize("site", SITES, ids=[site.name for site in SITES])
+def test_hostile_strings_never_reach_sql(api: Api, migrated_store: Store, site: Site) -> None:
+    # Arrange
+    events = migrated_store.scalar(f"SELECT count() FROM {tables.CLOUDTRAIL_EVENTS}")
+    before = api.data(SESSION, {"key": trail.KEY_C})
+
+    # Act
+    for name, payload in PAYLOADS.items():
+        as_variable = f"query ($v: {site.type_text}) {build_query(site, '$v')}"
+        assert_no_storage_error(api.post(as_variable, {"v": payload}), f"{site.name} ${name}")
+        literal = build_query(site, json.dumps(payload))
+        assert_no_storage_error(api.post(literal), f"{site.name} literal {name}")
+
+    # Assert: nothing was written, dropped or changed
+    assert migrated_store.scalar(f"SELECT count() FROM {tables.CLOUDTRAIL_EVENTS}") == events
+    assert api.data(SESSION, {"key": trail.KEY_C}) == before
+    names = {row[0] for row in migrated_store.rows("SHOW TABLES")}
+    assert set(tables.DATA_TABLES) <= names
+
+
+def test_a_hostile_key_matches_nothing(api: Api) -> None:
+    # Act
+    found = {name: api.post(SESSION, {"key": payload}) for name, payload in PAYLOADS.items()}
+
+    # Assert: looked up as a value like any other (or refused for its length), never as SQL
+    for name, body in found.items():
+        if name.startswith("10k"):
+            assert body["errors"][0]["message"] == "accessKeyId must be 1 to 512 characters"
+        else:
+            assert body == {"data": {"session": None}}, name
