@@ -104,10 +104,11 @@ class _Counts:
 class _Batch:
     """Whole small trail files waiting to go to ClickHouse in one INSERT."""
 
-    members: list[tuple[_Progress, bytes, int]] = field(default_factory=list)
+    members: list[tuple[_Progress, bytes, int, tuple[int, ...]]] = field(default_factory=list)
 
-    def add(self, progress: _Progress, data: bytes) -> None:
-        self.members.append((progress, data, cloudtrail.count_records(data)))
+    def add(self, progress: _Progress, data: bytes, positions: tuple[int, ...] = ()) -> None:
+        count = len(positions) if positions else cloudtrail.count_records(data)
+        self.members.append((progress, data, count, positions))
 
 
 class Loader:
@@ -250,31 +251,45 @@ class Loader:
             if len(chunks) == 1:
                 batch.add(progress, chunks[0][1])
                 return True
+        if progress.shape is Shape.JSON:
+            chunks_json = list(cloudtrail.tolerant_stream(iter([data]), 0, self.chunk_bytes))
+            if len(chunks_json) == 1:
+                chunk = chunks_json[0]
+                self._note_tolerant(progress, chunk)
+                if chunk.data:
+                    batch.add(progress, chunk.data, chunk.positions)
+                return True
         self._load_pieces(progress, iter([data]))
         return True
 
     def _flush(self, batch: _Batch) -> None:
         if not batch.members:
             return
-        if len(batch.members) == 1:
-            progress, data, _count = batch.members[0]
-            self._insert_records_file(progress, iter([(0, data)]), iter(()))
-            return
-        segments = {"objects": [], "accounts": [], "starts": []}  # type: dict[str, list[Any]]
+        segments: dict[str, list[Any]] = {"objects": [], "accounts": [], "starts": []}
+        positions: list[int] = []
         start = 0
-        for progress, _data, count in batch.members:
+        for progress, _data, count, member_positions in batch.members:
             segments["objects"].append(progress.load_id)
             segments["accounts"].append(progress.ref.account_id)
             segments["starts"].append(start)
+            positions.extend(member_positions or range(count))
             start += count
-        data = b",".join(data for _p, data, _c in batch.members)
-        token = hashlib.sha256("|".join(p.load_id + ":" + p.checksum for p, _d, _c in batch.members).encode())
+        explicit = any(member[3] for member in batch.members)
+        data = b",".join(member[1] for member in batch.members)
+        token = hashlib.sha256("|".join(m[0].load_id + ":" + m[0].checksum for m in batch.members).encode())
         try:
-            self._insert(data, {"segments": segments}, f"batch:{token.hexdigest()}")
+            self._insert(
+                data,
+                {"segments": segments, "positions": positions if explicit else []},
+                f"batch:{token.hexdigest()}",
+            )
         except BadInput:
-            # One member has records ClickHouse cannot split: load each on its own.
-            for progress, data_one, _count in batch.members:
-                self._insert_records_file(progress, iter([(0, data_one)]), iter(()))
+            # A member has records ClickHouse cannot split: load each on its own.
+            for progress, data_one, _count, member_positions in batch.members:
+                if member_positions:
+                    self._insert_chunk(progress, Chunk(0, data_one, positions=member_positions), 0)
+                else:
+                    self._insert_records_file(progress, iter([(0, data_one)]), iter(()))
 
     def _load_export(self, progress: _Progress, kind: directory.ExportKind, data: bytes) -> None:
         now = datetime.now(UTC)
@@ -373,12 +388,16 @@ class Loader:
         self, progress: _Progress, pieces: Iterator[bytes], first_index: int, first_position: int
     ) -> None:
         for chunk in cloudtrail.tolerant_stream(pieces, first_index, self.chunk_bytes, first_position):
-            for item in chunk.skipped:
-                progress.skipped[item.kind] = progress.skipped.get(item.kind, 0) + 1
-            if chunk.bad:
-                self._reject(progress, chunk.index, chunk.bad)
+            self._note_tolerant(progress, chunk)
             if chunk.data:
                 self._insert_chunk(progress, chunk, 0)
+
+    def _note_tolerant(self, progress: _Progress, chunk: Chunk) -> None:
+        """Count what the tolerant reader skipped and record what it found bad."""
+        for item in chunk.skipped:
+            progress.skipped[item.kind] = progress.skipped.get(item.kind, 0) + 1
+        if chunk.bad:
+            self._reject(progress, chunk.index, chunk.bad)
 
     def _insert_chunk(self, progress: _Progress, chunk: Chunk, offset: int) -> None:
         load: dict[str, Any] = {

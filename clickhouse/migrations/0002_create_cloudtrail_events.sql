@@ -105,12 +105,12 @@ WITH
 SELECT
     if(segment > 0, load.segments.objects[segment], load.object_id) AS object_id,
     load.chunk AS chunk,
-    -- Where the record is in its object: from the start of its batch segment, from the offset of
-    -- the chunk's first record, or, when the loader re-serialised records, as it says for each.
+    -- Where the record is in its object: as the loader says for each record (when it re-serialised
+    -- them), else from the start of its batch segment or from the offset of the chunk's first record.
     toUInt32(multiIf(
+        notEmpty(load.positions), load.positions[row_number + 1],
         segment > 0, row_number - load.segments.starts[segment],
-        empty(load.positions), load.offset + row_number,
-        load.positions[row_number + 1])) AS position,
+        load.offset + row_number)) AS position,
     -- isValidJSON runs only when the cheap checks already failed (short-circuit evaluation).
     multiIf(
         (r.eventID != '' OR r.eventName != '') AND parsed_time IS NOT NULL, '',
