@@ -14,17 +14,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import redis
 
-from clickhouse import migrate, tables
+from clickhouse import migrate
 from clickhouse.client import Store
-from clickhouse.retention import applied_retention, apply_retention
+from clickhouse.retention import apply_retention
 from clickhouse.settings import StoreSettings
 from ingest.load import Loader
+from tests.support import truncate_all
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -64,24 +64,10 @@ def migrated_store(store_settings: StoreSettings) -> Iterator[Store]:
         store.close()
 
 
-def _truncate(store: Store) -> None:
-    # Undo a retention a test left behind while the TTLs it set still exist: REMOVE TTL on a table
-    # without one is an error, so retention must be reset before store_meta loses its record.
-    apply_retention(store, 0)
-    for table in tables.DATA_TABLES:
-        store.command(f"TRUNCATE TABLE IF EXISTS {table}")
-    # store_meta was emptied with the rest: record again that retention 0 is what the tables have
-    # (apply_retention(store, 0) would now try to REMOVE TTLs that are already gone and fail).
-    store.insert(
-        tables.STORE_META, [["retention_days", "0", datetime.now(UTC)]], ["key", "value", "updated_at"]
-    )
-    assert applied_retention(store) == 0
-
-
 @pytest.fixture
 def truncate_store(migrated_store: Store) -> Callable[[], None]:
     """Empty every data table again in the middle of a test (a fresh store, same schema)."""
-    return lambda: _truncate(migrated_store)
+    return lambda: truncate_all(migrated_store)
 
 
 @pytest.fixture
@@ -89,7 +75,7 @@ def store(request: pytest.FixtureRequest, migrated_store: Store) -> Store:
     """The migrated store with every data table empty and retention 0."""
     if request.node.get_closest_marker("clickhouse") is None:
         pytest.fail("the store fixture needs @pytest.mark.clickhouse", pytrace=False)
-    _truncate(migrated_store)
+    truncate_all(migrated_store)
     return migrated_store
 
 

@@ -16,7 +16,6 @@ import pytest
 from api.settings import ApiSettings
 from clickhouse.client import Store
 from ingest.load import Loader
-from tests.conftest import _truncate
 from tests.data.api import trail
 from tests.data.api.harness import (
     CALLS,
@@ -33,6 +32,7 @@ from tests.data.api.harness import (
     sessions_page,
     walk_calls,
 )
+from tests.support import truncate_all
 
 pytestmark = pytest.mark.clickhouse
 
@@ -44,7 +44,7 @@ def api(migrated_store: Store) -> Iterator[Api]:
     Module-scoped because loading is most of a test's time here and no test in this module writes;
     it empties the store first, as the function-scoped `store` fixture would.
     """
-    _truncate(migrated_store)
+    truncate_all(migrated_store)
     load(Loader(migrated_store, retention_days=0), trail.paths())
     with open_api(migrated_store) as client:
         yield client

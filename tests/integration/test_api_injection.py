@@ -20,9 +20,9 @@ from api.settings import ApiSettings
 from clickhouse import tables
 from clickhouse.client import Store
 from ingest.load import Loader
-from tests.conftest import _truncate
 from tests.data.api import trail
 from tests.data.api.harness import SESSION, WINDOW, Api, load, open_api
+from tests.support import truncate_all
 
 pytestmark = pytest.mark.clickhouse
 
@@ -107,7 +107,7 @@ def build_query(site: Site, value: str) -> str:
 @pytest.fixture(scope="module")
 def api(migrated_store: Store) -> Iterator[Api]:
     """The whole invented trail, loaded once: these tests only read (and check that they did)."""
-    _truncate(migrated_store)
+    truncate_all(migrated_store)
     load(Loader(migrated_store, retention_days=0), trail.paths())
     with open_api(migrated_store) as client:
         yield client

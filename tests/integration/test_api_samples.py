@@ -18,9 +18,9 @@ import pytest
 
 from clickhouse.client import Store
 from ingest.load import Loader
-from tests.conftest import _truncate
 from tests.data.api.harness import Api, load, open_api, session, sessions_page, walk_calls
 from tests.data.api.trail import write_trail
+from tests.support import truncate_all
 
 pytestmark = pytest.mark.clickhouse
 
@@ -76,7 +76,7 @@ def api(migrated_store: Store, samples: Samples, tmp_path_factory: pytest.TempPa
     The records go in as one trail file: reading each file's JSON-array shape is the ingest
     tests' business, and one object loads in a fraction of the time of 35.
     """
-    _truncate(migrated_store)
+    truncate_all(migrated_store)
     path = write_trail(tmp_path_factory.mktemp("stratus") / "stratus.json.gz", samples.records)
     load(Loader(migrated_store, retention_days=0), [path])
     with open_api(migrated_store) as client:
