@@ -481,7 +481,7 @@ class Loader:
         notes += [f"{count} {kind} skipped" for kind, count in sorted(progress.skipped.items())]
         if counts.expired:
             notes.append(f"{counts.expired} records older than the {self.retention_days}-day retention")
-        if status == LOADED and counts.read == 0 and not skipped:
+        if status == LOADED and counts.read == 0 and not skipped and not progress.export_read:
             notes.append("no records in this object")
         if progress.export_read:
             notes.append(f"operator export: {progress.export_loaded} entries")
