@@ -14,6 +14,13 @@ from starlette.concurrency import run_in_threadpool
 from strawberry.dataloader import DataLoader
 
 from api.cloudtrail import reads
+from api.cloudtrail.attribution import (
+    PrincipalCredentials,
+    RoleCredentials,
+    principal_credentials,
+    role_credentials,
+)
+from api.cloudtrail.lineage import Lineage, resolve
 from clickhouse.client import Store
 
 K = TypeVar("K")
@@ -28,18 +35,36 @@ def _loader(store: Store, fetch: Callable[[Store, Sequence[K]], dict[K, V]]) -> 
     return DataLoader(load_fn=batch)
 
 
+def _principals(store: Store, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], PrincipalCredentials]:
+    return {key: principal_credentials(store, *key) for key in keys}
+
+
+def _roles(store: Store, arns: Sequence[str]) -> dict[str, RoleCredentials]:
+    return {arn: role_credentials(store, arn) for arn in arns}
+
+
 @dataclass
 class Loaders:
     usage: DataLoader[str, reads.SessionUsage | None]
     issuance: DataLoader[str, reads.Issuance | None]
-    chain: DataLoader[str, list[reads.Issuance] | None]
+    lineage: DataLoader[str, Lineage | None]
+    children: DataLoader[str, list[str] | None]
     raw: DataLoader[tuple[str, str, str], str | None]
+    principal: DataLoader[tuple[str, str], PrincipalCredentials | None]
+    role: DataLoader[str, RoleCredentials | None]
+    account_name: DataLoader[str, str | None]
+    directory_user: DataLoader[str, reads.DirectoryUser | None]
 
     @classmethod
     def create(cls, store: Store) -> Loaders:
         return cls(
             usage=_loader(store, reads.session_usage),
             issuance=_loader(store, reads.issuances),
-            chain=_loader(store, reads.chains),
+            lineage=_loader(store, resolve),
+            children=_loader(store, reads.children),
             raw=_loader(store, reads.raw_records),
+            principal=_loader(store, _principals),
+            role=_loader(store, _roles),
+            account_name=_loader(store, reads.account_names),
+            directory_user=_loader(store, reads.identity_center_users),
         )

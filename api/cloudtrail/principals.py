@@ -13,7 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from api.cloudtrail.reads import Issuance
+import re
+
+from api.cloudtrail.reads import Issuance, SessionUsage
 
 
 class PrincipalKind(Enum):
@@ -45,6 +47,55 @@ COGNITO = "cognito-identity.amazonaws.com"
 def _account_of_arn(arn: str) -> str:
     parts = arn.split(":")
     return parts[4] if len(parts) > 4 else ""
+
+
+_INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
+
+
+def minted_for(issuance: Issuance) -> PrincipalRef | None:
+    """The principal at the top of a chain that starts with this minting call.
+
+    It is whoever called (the top of the chain: for a federation token, the IAM user or root whose
+    keys minted it), except that a Cognito identity pool mints for the identity; None when the
+    caller is itself a temporary session (then the chain goes on).
+    """
+    if issuance.credential_kind == "GetCredentialsForIdentity" and issuance.cognito_identity_id:
+        identity = issuance.cognito_identity_id
+        account = _account_of_arn(issuance.role_arn) or issuance.recipient_account_id
+        return PrincipalRef(PrincipalKind.WEB_IDENTITY_USER, f"{COGNITO}:{identity}", identity, account)
+    return caller_principal(issuance)
+
+
+def federated_user(issuance: Issuance) -> PrincipalRef | None:
+    """The federated user a federation token was minted for (None for every other credential)."""
+    if issuance.credential_kind == "GetFederationToken" and issuance.federated_user_arn:
+        arn = issuance.federated_user_arn
+        return PrincipalRef(
+            PrincipalKind.FEDERATION_TOKEN_USER, arn, arn.rsplit("/", 1)[-1], _account_of_arn(arn)
+        )
+    return None
+
+
+def usage_principal(usage: SessionUsage) -> PrincipalRef | None:
+    """The principal behind a credential that has no minting record, when its own calls say it:
+    console and session-token keys of users and root, federated users, instance-profile sessions
+    (session name = instance id) and Identity Center sessions (session name = user name)."""
+    account = usage.account_id
+    if usage.identity_type == "IAMUser" and usage.identity_arn:
+        name = usage.identity_arn.rsplit("/", 1)[-1]
+        return PrincipalRef(PrincipalKind.IAM_USER, usage.identity_arn, name, account)
+    if usage.identity_type == "Root":
+        return PrincipalRef(PrincipalKind.ROOT, f"arn:aws:iam::{account}:root", f"root ({account})", account)
+    if usage.identity_type == "FederatedUser" and usage.identity_arn:
+        arn = usage.identity_arn
+        return PrincipalRef(PrincipalKind.FEDERATION_TOKEN_USER, arn, arn.rsplit("/", 1)[-1], account)
+    if usage.identity_type == "AssumedRole":
+        if _INSTANCE_ID.match(usage.session_name):
+            return PrincipalRef(PrincipalKind.EC2_INSTANCE, usage.session_name, usage.session_name, account)
+        if "AWSReservedSSO_" in usage.role_arn and usage.session_name:
+            name = usage.session_name
+            return PrincipalRef(PrincipalKind.IDENTITY_CENTER_USER, name, name, account)
+    return None
 
 
 def caller_principal(issuance: Issuance) -> PrincipalRef | None:
@@ -104,4 +155,12 @@ def _service(issuance: Issuance) -> PrincipalRef:
         return PrincipalRef(PrincipalKind.LAMBDA_FUNCTION, arn, name, account)
     if service == "ecs-tasks.amazonaws.com":
         return PrincipalRef(PrincipalKind.ECS_TASK, name, name, account)
+    if service == "pods.eks.amazonaws.com":
+        # EKS Pod Identity: the pod's service account is in the transitive session tags.
+        tags = issuance.session_tags
+        where = "/".join(
+            tags.get(key, "?")
+            for key in ("eks-cluster-name", "kubernetes-namespace", "kubernetes-service-account")
+        )
+        return PrincipalRef(PrincipalKind.AWS_SERVICE, f"{service}:{where}", where, account)
     return PrincipalRef(PrincipalKind.AWS_SERVICE, service or "unknown", service or "unknown", account)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
 from clickhouse import tables
@@ -76,6 +76,18 @@ class Issuance:
     event_id: str
     shared_event_id: str
     copy_rank: int
+    federated_user_arn: str
+    target_principal: str
+    session_tags: dict[str, str]
+    transitive_tag_keys: tuple[str, ...]
+    incoming_transitive_tags: dict[str, str]
+    caller_session_issuer_arn: str
+
+    @property
+    def transitive_tags(self) -> dict[str, str]:
+        """Tags this credential passes down its chain: inherited ones and its own transitive ones."""
+        own = {k: v for k, v in self.session_tags.items() if k in self.transitive_tag_keys}
+        return {**self.incoming_transitive_tags, **own}
 
     @property
     def caller_is_session(self) -> bool:
@@ -188,7 +200,8 @@ _ISSUANCE_COLUMNS = (
     "source_identity, caller_identity_type, caller_principal_id, caller_arn, caller_account_id, "
     "caller_access_key_id, caller_session_key, caller_user_name, caller_invoked_by, saml_provider_arn, "
     "saml_subject, saml_issuer, web_identity_provider, web_identity_subject, cognito_identity_id, "
-    "recipient_account_id, aws_region, event_id, shared_event_id, copy_rank"
+    "recipient_account_id, aws_region, event_id, shared_event_id, copy_rank, federated_user_arn, "
+    "target_principal, session_tags, transitive_tag_keys, incoming_transitive_tags, caller_session_issuer_arn"
 )
 
 
@@ -200,13 +213,217 @@ def issuances(store: Store, keys: Sequence[str]) -> dict[str, Issuance]:
         f"SELECT {_ISSUANCE_COLUMNS} FROM {T_ISSUANCES} WHERE access_key_id IN {{keys:Array(String)}}",
         {"keys": list(keys)},
     )
+    return _best_copies(rows)
+
+
+def _issuance(row: Row) -> Issuance:
+    values = list(row)
+    values[-3] = tuple(values[-3])
+    return Issuance(*values)
+
+
+def _best_copies(rows: Sequence[Row]) -> dict[str, Issuance]:
+    """One issuance per minted key: of the two copies of a cross-account call, the caller's."""
     found: dict[str, Issuance] = {}
     for row in rows:
-        issuance = Issuance(*row)
+        issuance = _issuance(row)
         current = found.get(issuance.access_key_id)
         if current is None or (issuance.copy_rank, issuance.event_id) > (current.copy_rank, current.event_id):
             found[issuance.access_key_id] = issuance
     return found
+
+
+def issuances_by_role_session(store: Store, sessions: Sequence[tuple[str, datetime]]) -> dict[str, Issuance]:
+    """Minting records found by (assumedRoleId, creation date) instead of by key: console sessions
+    (SwitchRole swaps the key) are joined to their AssumeRole this way. Keyed by assumedRoleId."""
+    if not sessions:
+        return {}
+    rows = store.read(
+        f"SELECT {_ISSUANCE_COLUMNS} FROM {T_ISSUANCES} WHERE assumed_role_id IN {{ids:Array(String)}}",
+        {"ids": sorted({principal for principal, _created in sessions})},
+    )
+    wanted = {(principal, _utc(created)) for principal, created in sessions}
+    found: dict[str, Issuance] = {}
+    for issuance in _best_copies(rows).values():
+        issued = _utc(issuance.issued_at)
+        for principal, created in wanted:
+            # creationDate equals the minting eventTime to the second (a little slack for clocks).
+            if principal == issuance.assumed_role_id and abs((issued - created).total_seconds()) <= 5:
+                found[principal + "@" + created.isoformat()] = issuance
+    return found
+
+
+def issuances_for_role_ids(store: Store, role_ids: Sequence[str]) -> dict[str, list[Issuance]]:
+    """Minting records by the assumedRoleId (AROA…:session name) they created."""
+    if not role_ids:
+        return {}
+    rows = store.read(
+        f"SELECT {_ISSUANCE_COLUMNS} FROM {T_ISSUANCES} WHERE assumed_role_id IN {{ids:Array(String)}}",
+        {"ids": list(role_ids)},
+    )
+    found: dict[str, list[Issuance]] = {}
+    for issuance in _best_copies(rows).values():
+        found.setdefault(issuance.assumed_role_id, []).append(issuance)
+    return found
+
+
+def console_sessions(store: Store, minted: Sequence[tuple[str, datetime]]) -> list[str]:
+    """Session keys of console sessions started by AssumeRole records (principal id + issue time):
+    the console swaps the minted key, so its calls are found by principal and creation date."""
+    if not minted:
+        return []
+    rows = store.read(
+        f"""SELECT session_key, max(principal_id), max(creation_date) FROM {T_SESSIONS}
+        WHERE principal_id IN {{ids:Array(String)}} GROUP BY session_key""",
+        {"ids": sorted({principal for principal, _at in minted})},
+    )
+    wanted = [(principal, _utc(at)) for principal, at in minted]
+    keys = []
+    for key, principal, created in rows:
+        created_at = _utc(created)
+        if any(principal == p and abs((created_at - at).total_seconds()) <= 5 for p, at in wanted):
+            keys.append(str(key))
+    return sorted(keys)
+
+
+def user_arns(store: Store, principal_ids: Sequence[str]) -> dict[str, str]:
+    """IAM user ARNs by user id (AIDA…), from any call the user made."""
+    if not principal_ids:
+        return {}
+    rows = store.read(
+        f"""SELECT principal_id, any(identity_arn) FROM {T_EVENTS}
+        WHERE principal_id IN {{ids:Array(String)}} AND identity_type = 'IAMUser' AND identity_arn != ''
+        GROUP BY principal_id""",
+        {"ids": list(principal_ids)},
+    )
+    return {str(p): str(a) for p, a in rows}
+
+
+def children(store: Store, keys: Sequence[str]) -> dict[str, list[str]]:
+    """The credentials each key minted (successful calls only), by parent key."""
+    if not keys:
+        return {}
+    rows = store.read(
+        f"""SELECT caller_session_key, groupUniqArray(access_key_id) FROM {T_ISSUANCES}
+        WHERE caller_session_key IN {{keys:Array(String)}} GROUP BY caller_session_key""",
+        {"keys": list(keys)},
+    )
+    return {str(parent): sorted(str(k) for k in minted) for parent, minted in rows}
+
+
+# How each principal kind is found among minting records and among rolled-up session identities.
+# Candidates only: the lineage resolver keeps the keys whose origin really is the principal.
+_ISSUANCE_MATCH = {
+    "IAM_USER": "caller_arn = {id:String}",
+    "ROOT": "caller_identity_type = 'Root' AND caller_account_id = {account:String}",
+    "SAML_USER": "credential_kind = 'AssumeRoleWithSAML' AND concat(saml_provider_arn, ':', saml_subject) = {id:String}",
+    "IDENTITY_CENTER_USER": "credential_kind = 'AssumeRoleWithSAML' AND role_session_name = {id:String}",
+    "WEB_IDENTITY_USER": "concat(web_identity_provider, ':', web_identity_subject) = {id:String}"
+    " OR concat('cognito-identity.amazonaws.com:', cognito_identity_id) = {id:String}"
+    " OR concat('cognito-identity.amazonaws.com:', web_identity_subject) = {id:String}",
+    "FEDERATION_TOKEN_USER": "federated_user_arn = {id:String}",
+    "EC2_INSTANCE": "role_session_name = {id:String}",
+    "LAMBDA_FUNCTION": "role_session_name = {name:String}",
+    "ECS_TASK": "role_session_name = {name:String}",
+    "AWS_SERVICE": "caller_invoked_by = {service:String}",
+    "AWS_ACCOUNT": "caller_account_id = {id:String} AND caller_identity_type = 'AWSAccount'",
+    "UNKNOWN": "caller_principal_id = {id:String} OR caller_arn = {id:String}",
+}
+_USAGE_MATCH = {
+    "IAM_USER": "identity_arn = {id:String} AND identity_type = 'IAMUser'",
+    "ROOT": "identity_type = 'Root' AND account_id = {account:String}",
+    "FEDERATION_TOKEN_USER": "identity_arn = {id:String}",
+    "EC2_INSTANCE": "session_name = {id:String}",
+    "IDENTITY_CENTER_USER": "session_name = {id:String} AND position(role_arn, 'AWSReservedSSO_') > 0",
+    "LAMBDA_FUNCTION": "session_name = {name:String}",
+    "ECS_TASK": "session_name = {name:String}",
+}
+
+
+def _match_params(kind: str, identifier: str) -> dict[str, object]:
+    parts = identifier.split(":")
+    return {
+        "id": identifier,
+        "account": parts[4] if kind == "ROOT" and len(parts) > 4 else identifier,
+        "name": identifier.rsplit(":", 1)[-1].rsplit("/", 1)[-1],
+        "service": identifier.split(":", 1)[0],
+    }
+
+
+def principal_candidates(store: Store, kind: str, identifier: str) -> tuple[dict[str, Issuance], list[str]]:
+    """Keys that may belong to a principal: minting records that name it as caller, and sessions
+    (console, no minting record) whose own identity names it."""
+    params = _match_params(kind, identifier)
+    rows = store.read(
+        f"""SELECT {_ISSUANCE_COLUMNS} FROM {T_ISSUANCES} WHERE access_key_id IN
+            (SELECT access_key_id FROM {T_ISSUANCES} WHERE {_ISSUANCE_MATCH[kind]})""",
+        params,
+    )
+    usage_keys: list[str] = []
+    if kind in _USAGE_MATCH:
+        usage_keys = [
+            str(row[0])
+            for row in store.read(
+                f"SELECT DISTINCT session_key FROM {T_SESSIONS} WHERE {_USAGE_MATCH[kind]} LIMIT 100000",
+                params,
+            )
+        ]
+    return _best_copies(rows), usage_keys
+
+
+def role_keys(store: Store, role_arn: str) -> list[str]:
+    """Every credential of a role: minted for it, or seen calling as it."""
+    rows = store.read(
+        f"""SELECT access_key_id FROM {T_ISSUANCES} WHERE role_arn = {{arn:String}}
+        UNION DISTINCT SELECT session_key FROM {T_SESSIONS} WHERE role_arn = {{arn:String}}""",
+        {"arn": role_arn},
+    )
+    return sorted(str(row[0]) for row in rows)
+
+
+# Resolving a bare name (subject, identity id, user name) to the canonical identifiers it may mean.
+_BARE = {
+    "IAM_USER": (
+        T_ISSUANCES,
+        "caller_arn",
+        "caller_identity_type = 'IAMUser' AND caller_user_name = {bare:String}",
+    ),
+    "SAML_USER": (
+        T_ISSUANCES,
+        "concat(saml_provider_arn, ':', saml_subject)",
+        "credential_kind = 'AssumeRoleWithSAML' AND saml_subject = {bare:String}"
+        " AND position(role_arn, 'AWSReservedSSO_') = 0",
+    ),
+    "WEB_IDENTITY_USER": (
+        T_ISSUANCES,
+        "if(cognito_identity_id != '', concat('cognito-identity.amazonaws.com:', cognito_identity_id),"
+        " concat(web_identity_provider, ':', web_identity_subject))",
+        "web_identity_subject = {bare:String} OR cognito_identity_id = {bare:String}",
+    ),
+    "FEDERATION_TOKEN_USER": (
+        T_ISSUANCES,
+        "federated_user_arn",
+        "credential_kind = 'GetFederationToken' AND role_session_name = {bare:String}",
+    ),
+    "LAMBDA_FUNCTION": (
+        T_ISSUANCES,
+        "concat('arn:aws:lambda:', aws_region, ':', splitByChar(':', role_arn)[5], ':function:', role_session_name)",
+        "caller_invoked_by = 'lambda.amazonaws.com' AND role_session_name = {bare:String}",
+    ),
+}
+
+
+def canonical_identifiers(store: Store, kind: str, bare: str) -> list[str]:
+    """The canonical identifiers a bare name can stand for (one: unambiguous)."""
+    if kind not in _BARE:
+        return []
+    table, column, condition = _BARE[kind]
+    rows = store.read(f"SELECT DISTINCT {column} FROM {table} WHERE {condition} LIMIT 20", {"bare": bare})
+    return sorted(str(row[0]) for row in rows if row[0])
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def chains(store: Store, keys: Sequence[str]) -> dict[str, list[Issuance]]:
@@ -238,16 +455,20 @@ def chains(store: Store, keys: Sequence[str]) -> dict[str, list[Issuance]]:
 
 def api_calls(
     store: Store,
-    session_key: str,
+    keys: Sequence[str],
     *,
     start: datetime,
     end: datetime,
     first: int,
     after: tuple[datetime, str, str] | None,
 ) -> Page[ApiCall]:
-    """Calls made with one credential in [start, end), oldest first; keyset-paginated."""
-    where = ["session_key = {key:String}", "event_time >= {start:DateTime}", "event_time < {end:DateTime}"]
-    params: dict[str, object] = {"key": session_key, "start": start, "end": end, "limit": first + 1}
+    """Calls made with the given credentials in [start, end), oldest first; keyset-paginated."""
+    where = [
+        "session_key IN {keys:Array(String)}",
+        "event_time >= {start:DateTime}",
+        "event_time < {end:DateTime}",
+    ]
+    params: dict[str, object] = {"keys": list(keys), "start": start, "end": end, "limit": first + 1}
     if after:
         where.append("(event_time, recipient_account_id, event_id) > ({t:DateTime}, {r:String}, {e:String})")
         params["t"], params["r"], params["e"] = after
@@ -274,3 +495,95 @@ def raw_records(store: Store, keys: Sequence[tuple[str, str, str]]) -> dict[tupl
         {"sessions": sorted({k[0] for k in keys}), "ids": sorted({k[2] for k in keys})},
     )
     return {(str(s), str(r), str(e)): str(raw) for s, r, e, raw in rows}
+
+
+@dataclass(frozen=True)
+class ApiCount:
+    service: str
+    name: str
+    calls: int
+    errors: int
+
+
+_SCOPE = (
+    "session_key IN {keys:Array(String)} AND event_time >= {start:DateTime} AND event_time < {end:DateTime}"
+)
+
+
+def call_count(store: Store, keys: Sequence[str], start: datetime, end: datetime) -> int:
+    """Distinct records (recipient account, eventID) made with the given credentials in scope."""
+    if not keys:
+        return 0
+    value = store.read(
+        f"SELECT uniqExact(recipient_account_id, event_id) FROM {T_EVENTS} WHERE {_SCOPE}",
+        {"keys": list(keys), "start": start, "end": end},
+    )
+    return int(value[0][0]) if value else 0
+
+
+def calls_by_api(store: Store, keys: Sequence[str], start: datetime, end: datetime) -> list[ApiCount]:
+    """Calls and failed calls per service and API, most called first."""
+    if not keys:
+        return []
+    rows = store.read(
+        f"""SELECT replaceOne(event_source, '.amazonaws.com', '') AS service, event_name,
+            uniqExact(recipient_account_id, event_id), uniqExactIf(recipient_account_id, event_id, error_code != '')
+        FROM {T_EVENTS} WHERE {_SCOPE}
+        GROUP BY service, event_name ORDER BY 3 DESC, service, event_name LIMIT 1000""",
+        {"keys": list(keys), "start": start, "end": end},
+    )
+    return [ApiCount(str(a), str(b), int(c), int(d)) for a, b, c, d in rows]
+
+
+def direct_call_count(store: Store, kind: str, identifier: str, start: datetime, end: datetime) -> int:
+    """Calls a user or root made with its own long-term keys (not with temporary credentials)."""
+    if kind not in ("IAM_USER", "ROOT"):
+        return 0
+    keys = [
+        str(row[0])
+        for row in store.read(
+            f"""SELECT DISTINCT session_key FROM {T_EVENTS}
+            WHERE identity_arn = {{arn:String}} AND NOT is_temporary AND session_key != ''""",
+            {"arn": identifier},
+        )
+    ]
+    return call_count(store, keys, start, end)
+
+
+def account_names(store: Store, ids: Sequence[str]) -> dict[str, str]:
+    """Account names from the Organizations export, when one was loaded."""
+    if not ids:
+        return {}
+    rows = store.read(
+        f"""SELECT account_id, argMax(name, exported_at) FROM {tables.DIRECTORY_ACCOUNTS}
+        WHERE account_id IN {{ids:Array(String)}} GROUP BY account_id""",
+        {"ids": list(ids)},
+    )
+    return {str(a): str(n) for a, n in rows if n}
+
+
+@dataclass(frozen=True)
+class DirectoryUser:
+    user_id: str
+    user_name: str
+    display_name: str
+    emails: tuple[str, ...]
+
+
+def identity_center_users(store: Store, names_or_ids: Sequence[str]) -> dict[str, DirectoryUser]:
+    """Identity Center users by user id and by user name, from the Identity Store export."""
+    if not names_or_ids:
+        return {}
+    rows = store.read(
+        f"""SELECT user_id, argMax(user_name, exported_at), argMax(display_name, exported_at),
+            argMax(emails, exported_at)
+        FROM {tables.DIRECTORY_IDENTITY_CENTER_USERS}
+        WHERE user_id IN {{keys:Array(String)}} OR user_name IN {{keys:Array(String)}} GROUP BY user_id""",
+        {"keys": list(names_or_ids)},
+    )
+    found: dict[str, DirectoryUser] = {}
+    for user_id, name, display, emails in rows:
+        user = DirectoryUser(str(user_id), str(name), str(display), tuple(emails))
+        found[user.user_id] = user
+        found[user.user_name] = user
+    return found

@@ -9,6 +9,8 @@ import strawberry
 from starlette.concurrency import run_in_threadpool
 
 from api.cloudtrail import reads
+from api.cloudtrail.principal_types import Ec2Instance, IamRole, Principal, PrincipalKindEnum
+from api.cloudtrail.principals import PrincipalKind, PrincipalRef
 from api.cloudtrail.types import RoleSession, RoleSessionConnection, RoleSessionEdge, session_by_key
 from api.context import Info
 from api.errors import BadRequest
@@ -83,3 +85,64 @@ class Query:
         return RoleSessionConnection(
             edges=edges, page_info=PageInfo(has_next_page=page.has_next, end_cursor=end_cursor)
         )
+
+    @field(
+        description="A principal by kind and canonical identifier (or a bare name, subject or identity id when "
+        "it is unambiguous); null when unknown or ambiguous."
+    )
+    async def principal(
+        self,
+        info: Info,
+        kind: PrincipalKindEnum,  # type: ignore[valid-type]
+        identifier: str,
+    ) -> Principal | None:
+        wanted = kind if isinstance(kind, PrincipalKind) else PrincipalKind(kind)
+        return await find_principal(info, wanted, _bounded(identifier, "identifier"))
+
+    @field(
+        description="An EC2 instance by id: its instance-profile sessions (every re-issued key) and calls."
+    )
+    async def instance(self, info: Info, id: str) -> Ec2Instance | None:  # noqa: A002 - the contract's name
+        found = await find_principal(info, PrincipalKind.EC2_INSTANCE, _bounded(id, "id"))
+        return found if isinstance(found, Ec2Instance) else None
+
+    @field(description="An IAM role by ARN: its sessions and who used it, across accounts.")
+    async def role(self, info: Info, arn: str) -> IamRole | None:
+        arn = _bounded(arn, "arn")
+        found = await info.context.loaders.role.load(arn)
+        return IamRole.of(arn) if found and found.keys else None
+
+
+def _bounded(value: str, name: str) -> str:
+    value = value.strip()
+    if not value or len(value) > MAX_KEY_LENGTH:
+        raise BadRequest(f"{name} must be 1 to {MAX_KEY_LENGTH} characters")
+    return value
+
+
+async def find_principal(info: Info, kind: PrincipalKind, identifier: str) -> Principal | None:
+    """The principal when the store knows it: by canonical identifier, else by an unambiguous bare name."""
+    loaders = info.context.loaders
+    found = await loaders.principal.load((kind.value, identifier))
+    direct = 0
+    if not (found and found.keys):
+        candidates = await run_in_threadpool(
+            reads.canonical_identifiers, info.context.store, kind.value, identifier
+        )
+        if len(candidates) == 1 and candidates[0] != identifier:
+            identifier = candidates[0]
+            found = await loaders.principal.load((kind.value, identifier))
+    if found and found.keys:
+        for line in found.lineages.values():
+            if line.origin is not None:
+                return Principal.from_ref(line.origin)
+    if kind in (PrincipalKind.IAM_USER, PrincipalKind.ROOT):
+        start, end = datetime(1970, 1, 1, tzinfo=UTC), datetime.now(UTC) + timedelta(days=1)
+        direct = await run_in_threadpool(
+            reads.direct_call_count, info.context.store, kind.value, identifier, start, end
+        )
+    if direct:
+        parts = identifier.split(":")
+        account = parts[4] if len(parts) > 4 else ""
+        return Principal.from_ref(PrincipalRef(kind, identifier, identifier.rsplit("/", 1)[-1], account))
+    return None

@@ -3,117 +3,25 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from starlette.concurrency import run_in_threadpool
 
 from api.cloudtrail import reads
-from api.cloudtrail.principals import PrincipalKind, PrincipalRef, caller_principal
+from api.cloudtrail.lineage import Lineage
+from api.cloudtrail.principals import PrincipalRef
 from api.context import Info
 from api.errors import BadRequest
 from api.fields import field
 from api.pagination import PageInfo, cursor_time, decode_cursor, encode_cursor, page_size, storable_time
 
-PrincipalKindEnum = strawberry.enum(PrincipalKind, name="PrincipalKind")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
+if TYPE_CHECKING:
+    from api.cloudtrail.principal_types import Principal
 
-@strawberry.interface(description="Whoever is behind credentials: a person, a workload or an account.")
-class Principal:
-    id: strawberry.ID
-    kind: PrincipalKindEnum  # type: ignore[valid-type]
-    identifier: str
-    display_name: str | None
-    account_id: str | None
-
-    @classmethod
-    def from_ref(cls, ref: PrincipalRef) -> Principal:
-        impl = _PRINCIPAL_TYPES[ref.kind]
-        return impl(
-            id=strawberry.ID(f"{ref.kind.value}:{ref.identifier}"),
-            kind=ref.kind,
-            identifier=ref.identifier,
-            display_name=ref.display_name or None,
-            account_id=ref.account_id or None,
-        )
-
-
-@strawberry.type
-class IamUser(Principal):
-    pass
-
-
-@strawberry.type
-class RootUser(Principal):
-    pass
-
-
-@strawberry.type
-class SamlUser(Principal):
-    pass
-
-
-@strawberry.type
-class IdentityCenterUser(Principal):
-    pass
-
-
-@strawberry.type
-class WebIdentityUser(Principal):
-    pass
-
-
-@strawberry.type
-class FederationTokenUser(Principal):
-    pass
-
-
-@strawberry.type
-class Ec2Instance(Principal):
-    pass
-
-
-@strawberry.type
-class LambdaFunction(Principal):
-    pass
-
-
-@strawberry.type
-class EcsTask(Principal):
-    pass
-
-
-@strawberry.type
-class AwsService(Principal):
-    pass
-
-
-@strawberry.type
-class AwsAccount(Principal):
-    pass
-
-
-@strawberry.type
-class UnknownPrincipal(Principal):
-    pass
-
-
-_PRINCIPAL_TYPES: dict[PrincipalKind, type[Principal]] = {
-    PrincipalKind.IAM_USER: IamUser,
-    PrincipalKind.ROOT: RootUser,
-    PrincipalKind.SAML_USER: SamlUser,
-    PrincipalKind.IDENTITY_CENTER_USER: IdentityCenterUser,
-    PrincipalKind.WEB_IDENTITY_USER: WebIdentityUser,
-    PrincipalKind.FEDERATION_TOKEN_USER: FederationTokenUser,
-    PrincipalKind.EC2_INSTANCE: Ec2Instance,
-    PrincipalKind.LAMBDA_FUNCTION: LambdaFunction,
-    PrincipalKind.ECS_TASK: EcsTask,
-    PrincipalKind.AWS_SERVICE: AwsService,
-    PrincipalKind.AWS_ACCOUNT: AwsAccount,
-    PrincipalKind.UNKNOWN: UnknownPrincipal,
-}
-ALL_PRINCIPAL_TYPES = tuple(_PRINCIPAL_TYPES.values())
+PrincipalType = Annotated["Principal", strawberry.lazy("api.cloudtrail.principal_types")]
 
 
 @strawberry.type(description="One CloudTrail record made with a credential.")
@@ -258,104 +166,189 @@ class RoleSession:
         end = storable_time(to, "to") if to else last + timedelta(seconds=1)
         if from_ and to and start >= end:
             raise BadRequest("`from` must be before `to`")
-        cursor = decode_cursor("call", after, 3)
-        position = (cursor_time(cursor[0]), str(cursor[1]), str(cursor[2])) if cursor else None
         page = await run_in_threadpool(
             reads.api_calls,
             info.context.store,
-            self.access_key_id,
+            [self.access_key_id],
             start=start,
             end=end,
             first=size,
-            after=position,
+            after=call_position(after),
         )
-        edges = [
-            ApiCallEdge(
-                node=ApiCall.from_row(row),
-                cursor=encode_cursor("call", row.event_time, row.recipient_account_id, row.event_id),
-            )
-            for row in page.items
-        ]
-        end_cursor = edges[-1].cursor if edges else None
-        return ApiCallConnection(
-            edges=edges, page_info=PageInfo(has_next_page=page.has_next, end_cursor=end_cursor)
-        )
+        return api_call_connection(page)
 
     @field(
         description="Every ancestor session up the chain of role assumptions, nearest first (self excluded)."
     )
     async def chain(self, info: Info) -> list[RoleSession]:
+        line = await _lineage(info, self.access_key_id)
+        if line is None:
+            return []
         loaders = info.context.loaders
-        issuances = await loaders.chain.load(self.access_key_id) or []
-        parents: list[str] = []
-        for issuance in issuances:
-            parent = issuance.caller_session_key
-            if issuance.caller_is_session and parent not in ("", self.access_key_id, *parents):
-                parents.append(parent)
-        # The chain walk already read the ancestors' minting records: only their usage is left to load.
-        for issuance in issuances:
+        # The walk already read the ancestors' minting records: only their usage is left to load.
+        for issuance in line.issuances:
             loaders.issuance.prime(issuance.access_key_id, issuance)
-        usages = await loaders.usage.load_many(parents)
-        minted = await loaders.issuance.load_many(parents)
-        return [RoleSession.build(key, u, i) for key, u, i in zip(parents, usages, minted, strict=True)]
+        return await sessions_by_keys(info, list(line.ancestors))
 
-    @field(description="The principal at the top of the chain: the human or workload behind it.")
-    async def origin(self, info: Info) -> Principal | None:
-        return await _origin(info, self.access_key_id)
+    @field(
+        description="The principal at the top of the chain: the human or workload behind it. When the chain "
+        "has a gap, the caller account's AWS_ACCOUNT principal if known, else null."
+    )
+    async def origin(self, info: Info) -> PrincipalType | None:
+        line = await _lineage(info, self.access_key_id)
+        return await principal_from(info, line.origin if line else None)
 
     @field(description="Who obtained this credential: the origin of its chain (same as `origin`).")
-    async def assumed_by(self, info: Info) -> Principal | None:
-        return await _origin(info, self.access_key_id)
+    async def assumed_by(self, info: Info) -> PrincipalType | None:
+        return await self.origin(info)
 
-    @field(description="Where the chain breaks because a minting record is not in the store.")
+    @field(
+        description="For a federation token: the federated user it was minted for (its origin is the IAM user "
+        "or root whose keys minted it)."
+    )
+    async def federated_user(self, info: Info) -> PrincipalType | None:
+        line = await _lineage(info, self.access_key_id)
+        return await principal_from(info, line.federated_user if line else None)
+
+    @field(
+        description="Where the chain breaks because a minting record is not in the store (null: no break)."
+    )
     async def chain_gap(self, info: Info) -> ChainGap | None:
-        issuances = await info.context.loaders.chain.load(self.access_key_id) or []
-        if not issuances:
-            # This role session's own minting record is missing (or was never logged with its key,
-            # as for Identity Center sessions): the chain breaks right here.
-            usage = await info.context.loaders.usage.load(self.access_key_id)
-            if usage is None or usage.identity_type != "AssumedRole":
-                return None
-            return ChainGap(
-                account_id=usage.account_id,
-                role_arn=usage.role_arn or None,
-                principal_id=usage.principal_id or None,
-                time=_utc(usage.creation_date or usage.first_seen),
-            )
-        top = issuances[-1]
-        if top.caller_is_session:
-            # The parent session's own minting record is missing: the gap is where it was minted,
-            # at its creation date when its calls are in the store.
-            parent = await info.context.loaders.usage.load(top.caller_session_key)
-            minted = parent.creation_date if parent and parent.creation_date else top.issued_at
-            return ChainGap(
-                account_id=top.caller_account_id or (parent.account_id if parent else ""),
-                role_arn=(parent.role_arn if parent else "") or None,
-                principal_id=top.caller_principal_id or None,
-                time=_utc(minted),
-            )
-        if top.caller_identity_type == "AWSAccount":
-            return ChainGap(
-                account_id=top.caller_account_id,
-                role_arn=None,
-                principal_id=top.caller_principal_id or None,
-                time=_utc(top.issued_at),
-            )
-        return None
+        line = await _lineage(info, self.access_key_id)
+        if line is None or line.gap is None:
+            return None
+        gap = line.gap
+        return ChainGap(
+            account_id=gap.account_id,
+            role_arn=gap.role_arn or None,
+            principal_id=gap.principal_id or None,
+            time=_utc(gap.time),
+        )
+
+    @field(
+        description="True when the sourceIdentity claim (free text set by the first caller) does not name the "
+        "origin found through the chain: the chain is what to trust."
+    )
+    async def source_identity_disagrees(self, info: Info) -> bool:
+        line = await _lineage(info, self.access_key_id)
+        claim = self.source_identity
+        if not claim or line is None or line.origin is None:
+            return False
+        return not claims_name(claim, line.origin)
+
+    @field(description="Session tags passed down the chain to this credential (transitive tags).")
+    async def transitive_tags(self, info: Info) -> list[SessionTag]:
+        line = await _lineage(info, self.access_key_id)
+        tags = line.transitive_tags if line else {}
+        return [SessionTag(key=k, value=v) for k, v in sorted(tags.items())]
+
+    @field(description="Credentials minted with this one (its children in the chain).")
+    async def child_sessions(self, info: Info) -> list[RoleSession]:
+        keys = await info.context.loaders.children.load(self.access_key_id) or []
+        return await sessions_by_keys(info, keys)
+
+    @field(
+        description="Whether the credential can still be used now: its expiry is in the future, or unknown "
+        "and within the longest lifetime of its kind."
+    )
+    def can_still_be_valid(self) -> bool:
+        return can_still_be_valid(self.credential_kind, self.issued_at or self.first_seen, self.expires_at)
 
 
-async def _origin(info: Info, key: str) -> Principal | None:
-    issuances = await info.context.loaders.chain.load(key) or []
-    if not issuances:
+@strawberry.type
+class SessionTag:
+    key: str
+    value: str
+
+
+# The longest lifetime of each kind of credential (STS limits), for credentials whose expiry is
+# not in the store. Unknown kinds get the longest of all, so "can still be valid" errs on yes.
+MAX_LIFETIME = {
+    "AssumeRole": timedelta(hours=12),
+    "AssumeRoleWithSAML": timedelta(hours=12),
+    "AssumeRoleWithWebIdentity": timedelta(hours=12),
+    "AssumeRoot": timedelta(minutes=15),
+    "GetCredentialsForIdentity": timedelta(hours=1),
+    "GetSessionToken": timedelta(hours=36),
+    "GetFederationToken": timedelta(hours=36),
+}
+LONGEST_LIFETIME = timedelta(hours=36)
+
+
+def can_still_be_valid(
+    kind: str | None, issued: datetime | None, expires: datetime | None, now: datetime | None = None
+) -> bool:
+    now = now or datetime.now(UTC)
+    if expires is not None:
+        return _utc(expires) > now
+    if issued is None:
+        return True
+    return _utc(issued) + MAX_LIFETIME.get(kind or "", LONGEST_LIFETIME) > now
+
+
+def claims_name(claim: str, origin: PrincipalRef) -> bool:
+    """Whether a free-text claim (sourceIdentity) names the principal."""
+    names = {origin.identifier, origin.display_name, origin.identifier.rsplit("/", 1)[-1],
+             origin.identifier.rsplit(":", 1)[-1]}  # fmt: skip
+    names |= {name.split("@", 1)[0] for name in list(names) if "@" in name}
+    wanted = claim.strip().lower()
+    return wanted in {name.lower() for name in names if name} or wanted.split("@", 1)[0] in {
+        name.lower() for name in names if name
+    }
+
+
+async def _lineage(info: Info, key: str) -> Lineage | None:
+    return await info.context.loaders.lineage.load(key)
+
+
+async def principal_from(info: Info, ref: PrincipalRef | None) -> Principal | None:
+    if ref is None:
         return None
-    ref = caller_principal(issuances[-1])
-    return Principal.from_ref(ref) if ref else None
+    from api.cloudtrail.principal_types import Principal
+
+    return Principal.from_ref(ref)
 
 
 async def session_by_key(info: Info, key: str) -> RoleSession:
     usage = await info.context.loaders.usage.load(key)
     issuance = await info.context.loaders.issuance.load(key)
+    if issuance is None:
+        line = await info.context.loaders.lineage.load(key)
+        issuance = line.issuance if line else None
     return RoleSession.build(key, usage, issuance)
+
+
+async def sessions_by_keys(info: Info, keys: list[str]) -> list[RoleSession]:
+    """Sessions for keys; a key without a minting record of its own (a console session) takes the
+    record its lineage found by principal and creation date."""
+    loaders = info.context.loaders
+    usages = await loaders.usage.load_many(keys)
+    minted = list(await loaders.issuance.load_many(keys))
+    missing = [i for i, issuance in enumerate(minted) if issuance is None]
+    if missing:
+        lines = await loaders.lineage.load_many([keys[i] for i in missing])
+        for i, line in zip(missing, lines, strict=True):
+            minted[i] = line.issuance if line else None
+    return [RoleSession.build(key, u, i) for key, u, i in zip(keys, usages, minted, strict=True)]
+
+
+def api_call_connection(page: reads.Page[reads.ApiCall]) -> ApiCallConnection:
+    edges = [
+        ApiCallEdge(
+            node=ApiCall.from_row(row),
+            cursor=encode_cursor("call", row.event_time, row.recipient_account_id, row.event_id),
+        )
+        for row in page.items
+    ]
+    end_cursor = edges[-1].cursor if edges else None
+    return ApiCallConnection(
+        edges=edges, page_info=PageInfo(has_next_page=page.has_next, end_cursor=end_cursor)
+    )
+
+
+def call_position(after: str | None) -> tuple[datetime, str, str] | None:
+    cursor = decode_cursor("call", after, 3)
+    return (cursor_time(cursor[0]), str(cursor[1]), str(cursor[2])) if cursor else None
 
 
 @strawberry.type
