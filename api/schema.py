@@ -17,8 +17,8 @@ from strawberry.extensions import MaxTokensLimiter, QueryDepthLimiter, SchemaExt
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
-from api.cloudtrail.schema import Query as CloudTrailQuery
 from api.cloudtrail.principal_types import ALL_PRINCIPAL_TYPES
+from api.cloudtrail.schema import Query as CloudTrailQuery
 from api.errors import ErrorMasking, log_errors, request_id_of
 from api.settings import ApiSettings
 

@@ -9,7 +9,8 @@ sessions whose calls carry another key, by (assumedRoleId, creation date). A hop
 itself a temporary session leads to that session; a hop whose caller is a user, a federated
 identity, a workload or a service ends the chain at that principal. The role owner's copy of a
 cross-account call knows the caller only as an account and a principal id: the chain continues
-when exactly one credential in the store matches that id and time, else it ends in a gap that
+only when that id is an IAM user's (unique, not chosen by the caller); a role session's id is a
+session name the caller chose, so joining by it would be a guess: the chain ends in a gap that
 names the account, principal and time to look for.
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from api.cloudtrail import reads
 from api.cloudtrail.principals import (
@@ -31,8 +32,6 @@ from api.cloudtrail.principals import (
 from clickhouse.client import Store
 
 MAX_DEPTH = reads.MAX_CHAIN_DEPTH
-# A chained role session lives at most 12 hours: a parent must have been issued within that.
-PARENT_WINDOW = timedelta(hours=12)
 
 
 @dataclass(frozen=True)
@@ -95,8 +94,7 @@ def _step(store: Store, walks: list[_Walk]) -> None:
     missing = [key for key in frontier if key not in minted]
     usages = reads.session_usage(store, missing)
     minted.update(_by_role_session(store, usages))
-    owner_copies = [i for key, i in minted.items() if i.caller_identity_type == "AWSAccount"]
-    bridges = _bridges(store, owner_copies)
+    owner_copies = [i for i in minted.values() if i.caller_identity_type == "AWSAccount"]
     users = reads.user_arns(
         store, sorted({i.caller_principal_id for i in owner_copies if ":" not in i.caller_principal_id})
     )
@@ -105,7 +103,7 @@ def _step(store: Store, walks: list[_Walk]) -> None:
         if issuance is None:
             _end_without_record(walk, usages.get(walk.current))
         else:
-            _climb(walk, issuance, bridges, users)
+            _climb(walk, issuance, users)
 
 
 def _by_role_session(store: Store, usages: dict[str, reads.SessionUsage]) -> dict[str, reads.Issuance]:
@@ -128,7 +126,7 @@ def _by_role_session(store: Store, usages: dict[str, reads.SessionUsage]) -> dic
     return result
 
 
-def _climb(walk: _Walk, issuance: reads.Issuance, bridges: dict[str, str], users: dict[str, str]) -> None:
+def _climb(walk: _Walk, issuance: reads.Issuance, users: dict[str, str]) -> None:
     walk.hops.append(issuance)
     parent = issuance.caller_session_key
     seen = {walk.key, *walk.ancestors}
@@ -137,11 +135,6 @@ def _climb(walk: _Walk, issuance: reads.Issuance, bridges: dict[str, str], users
         walk.current = parent
         return
     if issuance.caller_identity_type == "AWSAccount":
-        bridged = bridges.get(issuance.access_key_id)
-        if bridged and bridged not in seen:
-            walk.ancestors.append(bridged)
-            walk.current = bridged
-            return
         user = users.get(issuance.caller_principal_id)
         if user:
             # An IAM user id (AIDA…) is unique: its ARN from any of its calls names the caller.
@@ -155,8 +148,12 @@ def _climb(walk: _Walk, issuance: reads.Issuance, bridges: dict[str, str], users
     origin = minted_for(issuance)
     if origin is None:
         # The caller was a role session whose key the record does not show (some AWS examples).
-        gap = Gap(issuance.caller_account_id, issuance.caller_session_issuer_arn, issuance.caller_principal_id,
-                  _utc(issuance.issued_at))  # fmt: skip
+        gap = Gap(
+            issuance.caller_account_id,
+            issuance.caller_session_issuer_arn,
+            issuance.caller_principal_id,
+            _utc(issuance.issued_at),
+        )
         walk.finish(_account(issuance.caller_account_id), gap)
         return
     walk.finish(origin)
@@ -195,29 +192,6 @@ def _gap_at_top(walk: _Walk, usage: reads.SessionUsage | None = None) -> Gap | N
     role = usage.role_arn if usage else child.caller_session_issuer_arn
     account = child.caller_account_id or (usage.account_id if usage else "")
     return Gap(account, role, child.caller_principal_id, _utc(created))
-
-
-def _bridges(store: Store, hops: Sequence[reads.Issuance]) -> dict[str, str]:
-    """For role-owner copies (caller known only as AWSAccount + principal id), the caller's key
-    when exactly one credential in the store has that assumedRoleId and was valid at the call."""
-    wanted = {h.access_key_id: h for h in hops if ":" in h.caller_principal_id}
-    if not wanted:
-        return {}
-    candidates = reads.issuances_for_role_ids(store, sorted({h.caller_principal_id for h in wanted.values()}))
-    bridges: dict[str, str] = {}
-    for key, hop in wanted.items():
-        at = _utc(hop.issued_at)
-        matches = [
-            c.access_key_id
-            for c in candidates.get(hop.caller_principal_id, [])
-            if _utc(c.issued_at) <= at
-            and _utc(c.issued_at) >= at - PARENT_WINDOW
-            and (c.expires_at is None or _utc(c.expires_at) >= at)
-            and c.access_key_id != key
-        ]
-        if len(matches) == 1:
-            bridges[key] = matches[0]
-    return bridges
 
 
 def _account(account_id: str) -> PrincipalRef | None:

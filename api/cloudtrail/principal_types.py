@@ -57,10 +57,23 @@ async def _usages(info: Info, keys: tuple[str, ...]) -> list[tuple[str, reads.Se
     return list(zip(keys, usages, strict=True))
 
 
-def _active(usage: reads.SessionUsage | None, start: datetime, end: datetime) -> bool:
-    if usage is None:
-        return False
-    return _utc(usage.last_seen) >= start and _utc(usage.first_seen) < end
+async def _spans(info: Info, keys: tuple[str, ...]) -> list[tuple[str, datetime, datetime]]:
+    """When each credential was in use: its calls' first and last times, or, for a credential
+    minted and never used, its issue time."""
+    usages = await _usages(info, keys)
+    unused = [key for key, usage in usages if usage is None]
+    minted = dict(zip(unused, await info.context.loaders.issuance.load_many(unused), strict=True))
+    spans = []
+    for key, usage in usages:
+        if usage is not None:
+            spans.append((key, _utc(usage.first_seen), _utc(usage.last_seen)))
+        elif (issuance := minted.get(key)) is not None:
+            spans.append((key, _utc(issuance.issued_at), _utc(issuance.issued_at)))
+    return spans
+
+
+def _overlaps(span: tuple[str, datetime, datetime], start: datetime, end: datetime) -> bool:
+    return span[2] >= start and span[1] < end
 
 
 async def _session_connection(
@@ -70,20 +83,16 @@ async def _session_connection(
     settings = info.context.settings
     size = page_size(first, settings.default_page_size, settings.max_page_size)
     cursor = decode_cursor("psession", after, 2)
-    rows = [
-        (key, usage) for key, usage in await _usages(info, keys) if not scoped or _active(usage, start, end)
-    ]
-    ordered = sorted(rows, key=lambda r: (_utc(r[1].first_seen) if r[1] else EPOCH, r[0]), reverse=True)
+    spans = [span for span in await _spans(info, keys) if not scoped or _overlaps(span, start, end)]
+    ordered = sorted(((span[1], span[0]) for span in spans), reverse=True)
     if cursor:
         position = (cursor_time(cursor[0]), str(cursor[1]))
-        ordered = [r for r in ordered if (_utc(r[1].first_seen) if r[1] else EPOCH, r[0]) < position]
+        ordered = [item for item in ordered if item < position]
     page = ordered[:size]
-    nodes = await sessions_by_keys(info, [key for key, _usage in page])
+    nodes = await sessions_by_keys(info, [key for _time, key in page])
     edges = [
-        RoleSessionEdge(
-            node=node, cursor=encode_cursor("psession", usage.first_seen if usage else EPOCH, key)
-        )
-        for (key, usage), node in zip(page, nodes, strict=True)
+        RoleSessionEdge(node=node, cursor=encode_cursor("psession", time, key))
+        for (time, key), node in zip(page, nodes, strict=True)
     ]
     end_cursor = edges[-1].cursor if edges else None
     return RoleSessionConnection(
@@ -111,7 +120,7 @@ class Principal:
         )
 
     async def credentials(self, info: Info) -> PrincipalCredentials:
-        kind = self.kind.value if isinstance(self.kind, PrincipalKind) else str(self.kind)
+        kind = _kind_value(self.kind)
         found = await info.context.loaders.principal.load((kind, self.identifier))
         return found or PrincipalCredentials((), {})
 
@@ -125,7 +134,7 @@ class Principal:
         if from_ is None and to is None:
             return len(keys)
         start, end = open_scope(from_, to)
-        return sum(1 for _key, usage in await _usages(info, keys) if _active(usage, start, end))
+        return sum(1 for span in await _spans(info, keys) if _overlaps(span, start, end))
 
     @field(
         description="Calls made with every credential chained from this principal, each record (recipient "
@@ -141,7 +150,7 @@ class Principal:
     @field(description="Calls the principal made with its own long-term keys (users and root; else 0).")
     async def direct_api_call_count(self, info: Info, from_: From = None, to: datetime | None = None) -> int:
         start, end = open_scope(from_, to)
-        kind = self.kind.value if isinstance(self.kind, PrincipalKind) else str(self.kind)
+        kind = _kind_value(self.kind)
         return await run_in_threadpool(
             reads.direct_call_count, info.context.store, kind, self.identifier, start, end
         )
@@ -227,7 +236,13 @@ class WebIdentityUser(Principal):
 
 @strawberry.type
 class FederationTokenUser(Principal):
-    pass
+    @field(description="The IAM user (or root) whose keys minted this federated user's tokens.")
+    async def brokered_by(self, info: Info) -> Principal | None:
+        found = await self.credentials(info)
+        for line in found.lineages.values():
+            if line.origin is not None:
+                return Principal.from_ref(line.origin)
+        return None
 
 
 @strawberry.type
@@ -389,3 +404,7 @@ def _valid(session: RoleSession) -> bool:
 
 def _utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _kind_value(kind: object) -> str:
+    return kind.value if isinstance(kind, PrincipalKind) else str(kind)

@@ -10,10 +10,9 @@ service principal; account -> account id.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import Enum
-
-import re
 
 from api.cloudtrail.reads import Issuance, SessionUsage
 
@@ -156,11 +155,12 @@ def _service(issuance: Issuance) -> PrincipalRef:
     if service == "ecs-tasks.amazonaws.com":
         return PrincipalRef(PrincipalKind.ECS_TASK, name, name, account)
     if service == "pods.eks.amazonaws.com":
-        # EKS Pod Identity: the pod's service account is in the transitive session tags.
+        # EKS Pod Identity: the service principal; the pod's cluster, namespace and service account
+        # (transitive session tags) name it for people.
         tags = issuance.session_tags
         where = "/".join(
             tags.get(key, "?")
             for key in ("eks-cluster-name", "kubernetes-namespace", "kubernetes-service-account")
         )
-        return PrincipalRef(PrincipalKind.AWS_SERVICE, f"{service}:{where}", where, account)
+        return PrincipalRef(PrincipalKind.AWS_SERVICE, service, f"{service} ({where})", account)
     return PrincipalRef(PrincipalKind.AWS_SERVICE, service or "unknown", service or "unknown", account)

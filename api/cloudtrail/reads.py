@@ -316,7 +316,8 @@ def children(store: Store, keys: Sequence[str]) -> dict[str, list[str]]:
 _ISSUANCE_MATCH = {
     "IAM_USER": "caller_arn = {id:String}",
     "ROOT": "caller_identity_type = 'Root' AND caller_account_id = {account:String}",
-    "SAML_USER": "credential_kind = 'AssumeRoleWithSAML' AND concat(saml_provider_arn, ':', saml_subject) = {id:String}",
+    "SAML_USER": "credential_kind = 'AssumeRoleWithSAML'"
+    " AND concat(saml_provider_arn, ':', saml_subject) = {id:String}",
     "IDENTITY_CENTER_USER": "credential_kind = 'AssumeRoleWithSAML' AND role_session_name = {id:String}",
     "WEB_IDENTITY_USER": "concat(web_identity_provider, ':', web_identity_subject) = {id:String}"
     " OR concat('cognito-identity.amazonaws.com:', cognito_identity_id) = {id:String}"
@@ -383,10 +384,13 @@ def role_keys(store: Store, role_arn: str) -> list[str]:
 
 # Resolving a bare name (subject, identity id, user name) to the canonical identifiers it may mean.
 _BARE = {
+    # A user known only from its long-term-key calls counts too: "bob" in two accounts is ambiguous.
     "IAM_USER": (
-        T_ISSUANCES,
-        "caller_arn",
-        "caller_identity_type = 'IAMUser' AND caller_user_name = {bare:String}",
+        f"(SELECT caller_arn AS arn FROM {T_ISSUANCES} WHERE caller_identity_type = 'IAMUser'"
+        f" AND caller_user_name = {{bare:String}} UNION DISTINCT SELECT identity_arn FROM {T_EVENTS}"
+        " WHERE identity_type = 'IAMUser' AND user_name = {bare:String})",
+        "arn",
+        "1",
     ),
     "SAML_USER": (
         T_ISSUANCES,
@@ -407,7 +411,8 @@ _BARE = {
     ),
     "LAMBDA_FUNCTION": (
         T_ISSUANCES,
-        "concat('arn:aws:lambda:', aws_region, ':', splitByChar(':', role_arn)[5], ':function:', role_session_name)",
+        "concat('arn:aws:lambda:', aws_region, ':', splitByChar(':', role_arn)[5], ':function:',"
+        " role_session_name)",
         "caller_invoked_by = 'lambda.amazonaws.com' AND role_session_name = {bare:String}",
     ),
 }
@@ -527,7 +532,8 @@ def calls_by_api(store: Store, keys: Sequence[str], start: datetime, end: dateti
         return []
     rows = store.read(
         f"""SELECT replaceOne(event_source, '.amazonaws.com', '') AS service, event_name,
-            uniqExact(recipient_account_id, event_id), uniqExactIf(recipient_account_id, event_id, error_code != '')
+            uniqExact(recipient_account_id, event_id),
+            uniqExactIf(recipient_account_id, event_id, error_code != '')
         FROM {T_EVENTS} WHERE {_SCOPE}
         GROUP BY service, event_name ORDER BY 3 DESC, service, event_name LIMIT 1000""",
         {"keys": list(keys), "start": start, "end": end},

@@ -87,8 +87,8 @@ class Query:
         )
 
     @field(
-        description="A principal by kind and canonical identifier (or a bare name, subject or identity id when "
-        "it is unambiguous); null when unknown or ambiguous."
+        description="A principal by kind and canonical identifier (or a bare name, subject or identity id "
+        "when it is unambiguous); null when unknown or ambiguous."
     )
     async def principal(
         self,
@@ -102,7 +102,7 @@ class Query:
     @field(
         description="An EC2 instance by id: its instance-profile sessions (every re-issued key) and calls."
     )
-    async def instance(self, info: Info, id: str) -> Ec2Instance | None:  # noqa: A002 - the contract's name
+    async def instance(self, info: Info, id: str) -> Ec2Instance | None:
         found = await find_principal(info, PrincipalKind.EC2_INSTANCE, _bounded(id, "id"))
         return found if isinstance(found, Ec2Instance) else None
 
@@ -134,8 +134,9 @@ async def find_principal(info: Info, kind: PrincipalKind, identifier: str) -> Pr
             found = await loaders.principal.load((kind.value, identifier))
     if found and found.keys:
         for line in found.lineages.values():
-            if line.origin is not None:
-                return Principal.from_ref(line.origin)
+            ref = line.federated_user if kind is PrincipalKind.FEDERATION_TOKEN_USER else line.origin
+            if ref is not None:
+                return Principal.from_ref(ref)
     if kind in (PrincipalKind.IAM_USER, PrincipalKind.ROOT):
         start, end = datetime(1970, 1, 1, tzinfo=UTC), datetime.now(UTC) + timedelta(days=1)
         direct = await run_in_threadpool(

@@ -203,8 +203,8 @@ class RoleSession:
         return await self.origin(info)
 
     @field(
-        description="For a federation token: the federated user it was minted for (its origin is the IAM user "
-        "or root whose keys minted it)."
+        description="For a federation token: the federated user it was minted for (its origin is the IAM "
+        "user or root whose keys minted it)."
     )
     async def federated_user(self, info: Info) -> PrincipalType | None:
         line = await _lineage(info, self.access_key_id)
@@ -226,8 +226,8 @@ class RoleSession:
         )
 
     @field(
-        description="True when the sourceIdentity claim (free text set by the first caller) does not name the "
-        "origin found through the chain: the chain is what to trust."
+        description="True when the sourceIdentity claim (free text set by the first caller) does not name "
+        "the origin found through the chain: the chain is what to trust."
     )
     async def source_identity_disagrees(self, info: Info) -> bool:
         line = await _lineage(info, self.access_key_id)
@@ -368,8 +368,8 @@ def _inferred_kind(usage: reads.SessionUsage | None) -> str | None:
         return None
     if usage.identity_type == "FederatedUser":
         return "GetFederationToken"
-    if usage.identity_type in ("IAMUser", "Root"):
-        return "GetSessionToken"
+    # An IAM user's or root's key with no minting record is a console or a session-token key:
+    # which one, its calls do not say.
     return None
 
 

@@ -42,6 +42,9 @@ Composite = GraphQLObjectType | GraphQLInterfaceType
 ROUTE_ARGUMENTS: dict[tuple[str, str], dict[str, str]] = {
     ("Query", "session"): {"accessKeyId": json.dumps(trail.KEY_C)},
     ("Query", "sessions"): {"from": json.dumps(WINDOW["from"]), "to": json.dumps(WINDOW["to"])},
+    ("Query", "principal"): {"kind": "IAM_USER", "identifier": json.dumps(trail.ALICE_ARN)},
+    ("Query", "instance"): {"id": json.dumps(trail.INSTANCE)},
+    ("Query", "role"): {"arn": json.dumps(trail.WEB_ARN)},
 }
 
 
@@ -60,10 +63,15 @@ class Site:
 
 
 def argument_sites() -> list[Site]:
+    """Every string argument once, each reached by its shortest route from Query (breadth first):
+    the same field of a type does not need testing again through every longer route."""
     schema = build_schema(ApiSettings())._schema
+    assert schema.query_type is not None
     sites: list[Site] = []
-
-    def visit(parent: Composite, route: tuple[tuple[str, str], ...], seen: frozenset[str]) -> None:
+    queue: list[tuple[Composite, tuple[tuple[str, str], ...]]] = [(schema.query_type, ())]
+    reached = {"Query"}
+    while queue:
+        parent, route = queue.pop(0)
         for field_name, field in parent.fields.items():
             step = (*route, (parent.name, field_name))
             target = get_named_type(field.type)
@@ -71,11 +79,9 @@ def argument_sites() -> list[Site]:
             for arg_name, arg in field.args.items():
                 if get_named_type(arg.type).name in STRING_TYPES:
                     sites.append(Site(step, arg_name, str(arg.type), is_object))
-            if isinstance(target, Composite) and target.name not in seen:
-                visit(target, step, seen | {target.name})
-
-    assert schema.query_type is not None
-    visit(schema.query_type, (), frozenset({"Query"}))
+            if isinstance(target, Composite) and target.name not in reached:
+                reached.add(target.name)
+                queue.append((target, step))
     return sites
 
 
@@ -132,8 +138,14 @@ def test_the_walk_finds_every_string_argument() -> None:
         "sessions(to)",
         "session.apiCalls(after)",
         "session.apiCalls(from)",
-        "sessions.edges.node.apiCalls(after)",
+        "principal(identifier)",
+        "instance(id)",
+        "role(arn)",
+        "principal.sessions(after)",
+        "role.sessions(from)",
     } <= names
+    # Each argument of each type once, by its shortest route.
+    assert len(names) == len({(site.route[-1], site.argument) for site in SITES})
 
 
 @pytest.mark.parametrize("site", SITES, ids=[site.name for site in SITES])
