@@ -31,7 +31,6 @@ MAX_RECORD_BYTES = 64 * 1024 * 1024
 _BOUNDARY_COMPACT = b'},{"eventVersion"'
 _BOUNDARY = re.compile(rb'\}\s*,\s*\{\s*"eventVersion"')
 _RECORDS_HEAD = re.compile(rb'^(?:\xef\xbb\xbf)?\s*\{\s*"Records"\s*:\s*\[\s*')
-_RECORDS_TAIL = re.compile(rb"\s*\]\s*\}\s*$")
 _SNIFF_BYTES = 64 * 1024
 _EXCERPT = 1024
 
@@ -147,10 +146,10 @@ class RecordsFileChunker:
                 chunk = self.buffered[: cut + 1]
                 self.buffered = self.buffered[self.buffered.index(b"{", cut + 1) :]
                 yield self._emit(chunk)
-        tail = _RECORDS_TAIL.search(self.buffered)
-        if not started or tail is None:
+        end = _records_end(self.buffered) if started else -1
+        if end < 0:
             raise TruncatedRecords(self.buffered if started else b"")
-        body = self.buffered[: tail.start()]
+        body = self.buffered[:end]
         self.buffered = b""
         if body.strip():
             yield self._emit(body)
@@ -159,6 +158,19 @@ class RecordsFileChunker:
         offset = self.records_before
         self.records_before += count_records(chunk)
         return offset, chunk
+
+
+def _records_end(buf: bytes) -> int:
+    """Where the Records array's closing `]}` starts, or -1 when the file does not end with it.
+
+    Read from the end (a regex search would scan the whole buffer)."""
+    end = len(buf.rstrip())
+    if end == 0 or buf[end - 1 : end] != b"}":
+        return -1
+    end = len(buf[: end - 1].rstrip())
+    if end == 0 or buf[end - 1 : end] != b"]":
+        return -1
+    return len(buf[: end - 1].rstrip())
 
 
 def count_records(chunk: bytes) -> int:

@@ -105,10 +105,12 @@ class _Batch:
     """Whole small trail files waiting to go to ClickHouse in one INSERT."""
 
     members: list[tuple[_Progress, bytes, int, tuple[int, ...]]] = field(default_factory=list)
+    size: int = 0
 
     def add(self, progress: _Progress, data: bytes, positions: tuple[int, ...] = ()) -> None:
         count = len(positions) if positions else cloudtrail.count_records(data)
         self.members.append((progress, data, count, positions))
+        self.size += len(data)
 
 
 class Loader:
@@ -183,7 +185,8 @@ class Loader:
                     results[index] = self._duplicate(progress)
                 elif not self._try_batch(progress, batch):
                     self._load_stream(progress)
-                if len(batch.members) >= BATCH_OBJECTS:
+                # Bounded by the record text it holds (memory), not by stored (compressed) bytes.
+                if len(batch.members) >= BATCH_OBJECTS or batch.size >= self.chunk_bytes:
                     self._flush(batch)
                     batch = _Batch()
             self._flush(batch)
