@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.cloudtrail import reads
 from api.cloudtrail.lineage import Lineage
-from api.cloudtrail.principals import PrincipalRef
+from api.cloudtrail.principals import PrincipalKind, PrincipalRef
 from api.context import Info
 from api.errors import BadRequest
 from api.fields import field
@@ -235,6 +235,21 @@ class RoleSession:
         if not claim or line is None or line.origin is None:
             return False
         return not claims_name(claim, line.origin)
+
+    @field(
+        description="The Identity Center user that `onBehalfOf` names, when an Identity Store export names "
+        "the user id (a claim beside the origin: the session acts for this user)."
+    )
+    async def on_behalf_of_user(self, info: Info) -> PrincipalType | None:
+        if not self.on_behalf_of:
+            return None
+        user = await info.context.loaders.directory_user.load(self.on_behalf_of)
+        if user is None or not user.user_name:
+            return None
+        ref = PrincipalRef(
+            PrincipalKind.IDENTITY_CENTER_USER, user.user_name, user.display_name or user.user_name
+        )
+        return await principal_from(info, ref)
 
     @field(description="Session tags passed down the chain to this credential (transitive tags).")
     async def transitive_tags(self, info: Info) -> list[SessionTag]:
