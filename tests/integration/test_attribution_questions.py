@@ -488,7 +488,8 @@ def test_an_unknown_role_is_null(api: Api) -> None:
 def test_on_behalf_of_names_the_identity_center_user_from_the_export(api: Api) -> None:
     # Act: a session whose calls carry onBehalfOf (an identity-enhanced session)
     found = api.data(
-        "query ($key: String!) { session(accessKeyId: $key) { onBehalfOf onBehalfOfUser { kind identifier } } }",
+        "query ($key: String!) {"
+        " session(accessKeyId: $key) { onBehalfOf onBehalfOfUser { kind identifier } } }",
         {"key": scenarios.KEY_TIP},
     )["session"]
     # Assert: the user id in the calls is named through the Identity Store export that was loaded
