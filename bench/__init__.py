@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m bench.ingest` (`make bench`) prints ingest figures; it asserts nothing."""
