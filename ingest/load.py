@@ -44,6 +44,7 @@ FINAL_STATUSES = (LOADED, PARTIAL, SKIPPED, DUPLICATE, FAILED)
 # Objects at most this big (stored bytes) are read whole and loaded together in batches.
 SMALL_OBJECT_BYTES = 4 * 1024 * 1024
 BATCH_OBJECTS = 200
+MAX_INSERT_BYTES = 64 * 1024 * 1024
 
 _LEDGER_COLUMNS = (
     "object_id", "load_id", "job_id", "source", "uri", "log_type", "account_id", "region", "size", "checksum",
@@ -81,6 +82,8 @@ class _Progress:
     checksum: str = ""
     bytes_read: int = 0
     python_bad: int = 0
+    # Records this load sent to ClickHouse (checked against what the views counted for it).
+    sent: int = 0
     corrupt: str = ""
     skipped: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
@@ -117,6 +120,10 @@ class Loader:
     """Loads objects into one store with one retention; safe to use from several threads."""
 
     def __init__(self, store: Store, retention_days: int, chunk_bytes: int = cloudtrail.CHUNK_BYTES) -> None:
+        # One INSERT must stay one block (ClickHouse splits inputs above 256 MiB or ~1M rows, and
+        # the views number rows within a block): chunks and batches stay far below that.
+        if not 0 < chunk_bytes <= MAX_INSERT_BYTES:
+            raise ValueError(f"chunk_bytes must be between 1 and {MAX_INSERT_BYTES}")
         self.store = store
         self.retention_days = retention_days
         self.chunk_bytes = chunk_bytes
@@ -286,6 +293,8 @@ class Loader:
                 {"segments": segments, "positions": positions if explicit else []},
                 f"batch:{token.hexdigest()}",
             )
+            for progress, _data, count, _positions in batch.members:
+                progress.sent += count
         except BadInput:
             # A member has records ClickHouse cannot split: load each on its own.
             for progress, data_one, _count, member_positions in batch.members:
@@ -412,6 +421,7 @@ class Loader:
         }
         digest = hashlib.sha256(chunk.data).hexdigest()
         self._insert(chunk.data, load, f"cloudtrail:{progress.load_id}:{chunk.index}:{digest}")
+        progress.sent += len(chunk.positions) if chunk.positions else cloudtrail.count_records(chunk.data)
 
     def _insert(self, data: bytes, load: dict[str, Any], token: str) -> None:
         settings = {
@@ -471,6 +481,11 @@ class Loader:
         return found
 
     def _result(self, progress: _Progress, counts: _Counts) -> LoadResult:
+        if counts.read != progress.sent:
+            # The views attribute rows to objects; a mismatch means rows went to the wrong object.
+            progress.problems.append(
+                f"reconciliation: {progress.sent} records sent, {counts.read} counted for this object"
+            )
         engine_bad = counts.read - counts.valid
         if counts.rejected != engine_bad + progress.python_bad:
             progress.problems.append(

@@ -818,3 +818,22 @@ def test_aws_documentation_examples_load_and_invalid_ones_are_reported(
     for ref in refs:
         assert_reconciled(store, ref, results[Path(ref.uri).name])
     assert events(store) == sum(r.records_loaded for r in results.values()) >= 40
+
+
+def test_batched_small_files_are_each_credited_with_their_own_records(
+    loader: Loader, store: Store, tmp_path: Path
+) -> None:
+    # Arrange: a small demo organisation (hundreds of small files, loaded in batches)
+    from ingest.demo import write_demo
+
+    summary = write_demo(tmp_path / "demo", events=3000, days=2, end=datetime(2026, 11, 1, tzinfo=UTC))
+    refs = [ref for ref in walk(tmp_path / "demo" / "AWSLogs")]
+    expected = {ref.object_id: len(records_in(Path(ref.uri))) for ref in refs if ref.uri.endswith(".json.gz")
+                and "CloudTrail-Digest" not in ref.uri}  # fmt: skip
+    # Act
+    results = loader.load_many(refs)
+    # Assert: every object's ledger row counts exactly its own records, and nothing is unaccounted
+    got = {r.object_id: r.records_loaded for r in results if r.object_id in expected}
+    assert got == expected
+    assert sum(expected.values()) == summary.events
+    assert not [r.message for r in results if "reconciliation" in r.message]
