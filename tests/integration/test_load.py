@@ -827,7 +827,7 @@ def test_batched_small_files_are_each_credited_with_their_own_records(
     from ingest.demo import write_demo
 
     summary = write_demo(tmp_path / "demo", events=3000, days=2, end=datetime(2026, 11, 1, tzinfo=UTC))
-    refs = [ref for ref in walk(tmp_path / "demo" / "AWSLogs")]
+    refs = list(walk(tmp_path / "demo" / "AWSLogs"))
     expected = {ref.object_id: len(records_in(Path(ref.uri))) for ref in refs if ref.uri.endswith(".json.gz")
                 and "CloudTrail-Digest" not in ref.uri}  # fmt: skip
     # Act
