@@ -189,6 +189,11 @@ def task_stages(params: dict[str, Any]) -> Result:
     all_views = Store(settings, database=ALL_VIEWS_DB)
     migrate.apply(all_views)
     retention.apply_retention(all_views, 0)
+    # The same schema without attribution (the issuance view): what attribution costs at ingest.
+    no_attribution = Store(settings, database=ALL_VIEWS_DB + "_no_attribution")
+    migrate.apply(no_attribution)
+    retention.apply_retention(no_attribution, 0)
+    no_attribution.command(f"DROP VIEW IF EXISTS {tables.CLOUDTRAIL_ISSUANCES}_mv")
     targets = {"Null, no views": insert_only, "parse view": parse_only, "all views": all_views}
 
     def read() -> int:
@@ -226,6 +231,7 @@ def task_stages(params: dict[str, Any]) -> Result:
         ("+ split into chunks and batches", split, None),
         ("+ ClickHouse JSONAsString insert (Null, no views)", insert_into(insert_only, "insert"), None),
         ("+ parse view (cloudtrail_parsed_mv -> Null)", insert_into(parse_only, "parse"), None),
+        ("  (all views but attribution's issuances)", insert_into(no_attribution, "no-attr"), no_attribution),
         ("+ all views and tables (no ledger)", insert_into(all_views, "views"), all_views),
         ("+ ledger = Loader, the full pipeline", full, main),
     ]
@@ -252,7 +258,7 @@ def task_stages(params: dict[str, Any]) -> Result:
             for index, (name, store) in enumerate(targets.items())
         }
     finally:
-        for store in (main, *targets.values()):
+        for store in (main, no_attribution, *targets.values()):
             store.close()
     return {
         "objects": len(refs),

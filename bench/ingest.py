@@ -305,6 +305,15 @@ def _print_stages(stages: Result, dataset: Result) -> None:
             f"{_num(stage.get('merge_wait_seconds'), 2):>10}"
         )
         previous = seconds
+    by_name = {str(stage["stage"]).strip(): stage for stage in stages["stages"]}
+    without = by_name.get("(all views but attribution's issuances)")
+    with_views = by_name.get("+ all views and tables (no ledger)")
+    if without and with_views:
+        cost = float(with_views["seconds"]) - float(without["seconds"])
+        print(
+            f"  attribution at ingest (the issuance view): {cost:+.2f} s; events/s without it "
+            f"{events / float(without['seconds']):,.0f}, with it {events / float(with_views['seconds']):,.0f}"
+        )
     probes = ", ".join(f"{name} {ms:.1f} ms" for name, ms in stages["insert_probe_ms"].items())
     print(f"  fixed cost of one INSERT (1 record, mean of 20): {probes}")
     print(
