@@ -156,7 +156,7 @@ class RecordsFileChunker:
 
     def _emit(self, chunk: bytes) -> tuple[int, bytes]:
         offset = self.records_before
-        self.records_before += count_records(chunk)
+        self.records_before += count_records(chunk) or 0
         return offset, chunk
 
 
@@ -173,12 +173,16 @@ def _records_end(buf: bytes) -> int:
     return len(buf[: end - 1].rstrip())
 
 
-def count_records(chunk: bytes) -> int:
-    """Records in a chunk cut at record boundaries (exact for chunks that ClickHouse accepts)."""
+def count_records(chunk: bytes) -> int | None:
+    """Records in a chunk cut at record boundaries, when the count can be trusted without parsing.
+
+    Boundaries are `},{"eventVersion"`: AWS writes eventVersion first in every record. The count
+    is trusted only when it equals the number of eventVersion keys in the chunk (one per record);
+    records written in another key order, or without eventVersion, give None."""
     compact = chunk.count(_BOUNDARY_COMPACT)
-    if compact:
-        return compact + 1
-    return len(_BOUNDARY.findall(chunk)) + 1
+    boundaries = compact if compact else len(_BOUNDARY.findall(chunk))
+    keys = chunk.count(b'"eventVersion":') + chunk.count(b'"eventVersion" :')
+    return boundaries + 1 if keys == boundaries + 1 else None
 
 
 def records_file_chunks(pieces: Iterable[bytes], chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:

@@ -84,6 +84,7 @@ class _Progress:
     python_bad: int = 0
     # Records this load sent to ClickHouse (checked against what the views counted for it).
     sent: int = 0
+    sent_unknown: bool = False
     corrupt: str = ""
     skipped: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
@@ -110,8 +111,8 @@ class _Batch:
     members: list[tuple[_Progress, bytes, int, tuple[int, ...]]] = field(default_factory=list)
     size: int = 0
 
-    def add(self, progress: _Progress, data: bytes, positions: tuple[int, ...] = ()) -> None:
-        count = len(positions) if positions else cloudtrail.count_records(data)
+    def add(self, progress: _Progress, data: bytes, count: int, positions: tuple[int, ...] = ()) -> None:
+        """Add an object's records; `count` must be exact: it decides which rows are whose."""
         self.members.append((progress, data, count, positions))
         self.size += len(data)
 
@@ -258,8 +259,10 @@ class Loader:
                 chunks = list(RecordsFileChunker(iter([data]), self.chunk_bytes))
             except (TruncatedRecords, NoBoundary):
                 chunks = []
-            if len(chunks) == 1:
-                batch.add(progress, chunks[0][1])
+            # Only a file whose record count is certain may share an INSERT with others.
+            count = cloudtrail.count_records(chunks[0][1]) if len(chunks) == 1 else None
+            if count is not None:
+                batch.add(progress, chunks[0][1], count)
                 return True
         if progress.shape is Shape.JSON:
             chunks_json = list(cloudtrail.tolerant_stream(iter([data]), 0, self.chunk_bytes))
@@ -267,7 +270,7 @@ class Loader:
                 chunk = chunks_json[0]
                 self._note_tolerant(progress, chunk)
                 if chunk.data:
-                    batch.add(progress, chunk.data, chunk.positions)
+                    batch.add(progress, chunk.data, len(chunk.positions), chunk.positions)
                 return True
         self._load_pieces(progress, iter([data]))
         return True
@@ -421,7 +424,11 @@ class Loader:
         }
         digest = hashlib.sha256(chunk.data).hexdigest()
         self._insert(chunk.data, load, f"cloudtrail:{progress.load_id}:{chunk.index}:{digest}")
-        progress.sent += len(chunk.positions) if chunk.positions else cloudtrail.count_records(chunk.data)
+        count = len(chunk.positions) if chunk.positions else cloudtrail.count_records(chunk.data)
+        if count is None:
+            progress.sent_unknown = True
+        else:
+            progress.sent += count
 
     def _insert(self, data: bytes, load: dict[str, Any], token: str) -> None:
         settings = {
@@ -481,7 +488,7 @@ class Loader:
         return found
 
     def _result(self, progress: _Progress, counts: _Counts) -> LoadResult:
-        if counts.read != progress.sent:
+        if counts.read != progress.sent and not progress.sent_unknown:
             # The views attribute rows to objects; a mismatch means rows went to the wrong object.
             progress.problems.append(
                 f"reconciliation: {progress.sent} records sent, {counts.read} counted for this object"

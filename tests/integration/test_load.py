@@ -837,3 +837,20 @@ def test_batched_small_files_are_each_credited_with_their_own_records(
     assert got == expected
     assert sum(expected.values()) == summary.events
     assert not [r.message for r in results if "reconciliation" in r.message]
+
+
+def test_small_files_whose_records_do_not_start_with_event_version_are_credited_exactly(
+    loader: Loader, store: Store, tmp_path: Path
+) -> None:
+    # Arrange: exports with sorted keys (eventVersion not first): record boundaries cannot be counted
+    paths = []
+    for n in range(3):
+        records = [call(n * 10 + i, key=f"ASIASORTEDKEYS{n:06d}") for i in range(n + 2)]
+        data = json.dumps({"Records": records}, sort_keys=True, separators=(",", ":")).encode()
+        paths.append(write(trail_path(tmp_path, f"sorted{n}"), data))
+    # Act
+    results = loader.load_many([file_ref(path) for path in paths])
+    # Assert: each object is credited with its own records, with no reconciliation problem
+    assert [r.records_loaded for r in results] == [2, 3, 4]
+    assert not [r.message for r in results if "reconciliation" in r.message]
+    assert session_calls(store) == {f"ASIASORTEDKEYS{n:06d}": n + 2 for n in range(3)}
