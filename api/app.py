@@ -1,4 +1,10 @@
-"""The Starlette application: /graphql, GraphiQL, health, and the admin ingest endpoints."""
+"""The Starlette application: /graphql (with persisted queries), GraphiQL, health, the export and
+the admin ingest endpoints.
+
+Tokens have a scope (see api.permissions): `read` may use /graphql and /export, `admin` also
+/admin/. The audit logger ("roletrail.audit") gets one line per authenticated or refused request:
+token name (never the token), method, path, GraphQL operation name, status and request id.
+"""
 
 from __future__ import annotations
 
@@ -16,13 +22,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
 from api.context import Context
+from api.export import export_endpoint
 from api.graphiql import STATIC_DIR, graphiql_page
 from api.loaders import Loaders
-from api.permissions import TokenCheck
+from api.permissions import ADMIN, TokenCheck
+from api.persisted import PersistedQueries, QueryCache
 from api.schema import build_schema
 from api.settings import ApiSettings
 from clickhouse.client import Store
@@ -34,11 +42,14 @@ audit = logging.getLogger("roletrail.audit")
 # Submits an ingest job for paths and returns its id; the CLI provides it (it owns the queue).
 Enqueue = Callable[[list[str], str], str]
 PUBLIC_PATHS = ("/health", "/graphiql", "/static/")
+ADMIN_PATHS = ("/admin/",)
 REQUEST_ID_HEADER = "X-Request-Id"
 
 
 class BearerAuth:
-    """401 for every request but the public pages unless it carries a valid bearer token."""
+    """401 for every request but the public pages unless it carries a valid bearer token; 403 when
+    the token's scope does not cover the path. Writes the audit line of every request it admits or
+    refuses."""
 
     def __init__(self, app: ASGIApp, check: TokenCheck) -> None:
         self.app = app
@@ -48,18 +59,49 @@ class BearerAuth:
         if scope["type"] != "http" or scope["path"].startswith(PUBLIC_PATHS) or scope["method"] == "OPTIONS":
             await self.app(scope, receive, send)
             return
+        state = scope.setdefault("state", {})
+        state["request_id"] = uuid.uuid4().hex[:12]
         headers = dict(scope["headers"])
-        name = self.check.name_of(headers.get(b"authorization", b"").decode("latin-1") or None)
-        if name is None:
-            response = JSONResponse(
-                {"error": "missing or invalid bearer token"},
-                status_code=401,
-                headers={"WWW-Authenticate": "Bearer"},
+        token = self.check.token_of(headers.get(b"authorization", b"").decode("latin-1") or None)
+        status = 500
+        try:
+            if token is None:
+                status = 401
+                response = JSONResponse(
+                    {"error": "missing or invalid bearer token"},
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+                await response(scope, receive, send)
+                return
+            if scope["path"].startswith(ADMIN_PATHS) and not token.allows(ADMIN):
+                status = 403
+                message = (
+                    f"token {token.name!r} has scope {token.scope!r}; this endpoint needs an admin token"
+                )
+                await JSONResponse({"error": message}, status_code=403)(scope, receive, send)
+                return
+            state["token_name"] = token.name
+            state["token_scope"] = token.scope
+
+            async def send_noting_status(message: Message) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                await send(message)
+
+            await self.app(scope, receive, send_noting_status)
+        finally:
+            audit.info(
+                "request=%s token=%s scope=%s method=%s path=%s operation=%s status=%s",
+                state["request_id"],
+                token.name if token else "-",
+                token.scope if token else "-",
+                scope["method"],
+                scope["path"],
+                state.get("graphql_operation", "-"),
+                status,
             )
-            await response(scope, receive, send)
-            return
-        scope.setdefault("state", {})["token_name"] = name
-        await self.app(scope, receive, send)
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -69,9 +111,10 @@ class GraphQLApp(GraphQL[Context, None]):
         self.store = store
 
     async def get_context(self, request: Any, response: Any) -> Context:
-        request_id = uuid.uuid4().hex[:12]
-        token = request.scope.get("state", {}).get("token_name", "")
-        audit.info("graphql request=%s token=%s", request_id, token)
+        state = request.scope.get("state", {})
+        # BearerAuth names the request (and logs it in the audit log under that id).
+        request_id = state.get("request_id") or uuid.uuid4().hex[:12]
+        token = state.get("token_name", "")
         if isinstance(response, Response):
             # The id that masked errors carry and the server log names: also on every response.
             response.headers[REQUEST_ID_HEADER] = request_id
@@ -144,10 +187,11 @@ def create_app(
                 allow_headers=["Authorization", "Content-Type"],
             ),
         )
-    graphql = GraphQLApp(settings, store)
+    graphql = PersistedQueries(GraphQLApp(settings, store), QueryCache(settings.persisted_query_cache_size))
     routes = [
         Route("/health", health),
         Route("/graphql", graphql, methods=["GET", "POST"], name="graphql"),
+        Route("/export/sessions/{access_key_id}/calls", export_endpoint(settings, store), methods=["GET"]),
         Route("/graphiql", graphiql_page, name="graphiql"),
         Route("/admin/ingest", ingest, methods=["POST"]),
         Route("/admin/jobs/{job_id}", job),

@@ -1,12 +1,27 @@
-"""Bearer-token authentication for the API (every configured token may read and ingest)."""
+"""Bearer-token authentication and scopes for the API.
+
+`ROLETRAIL_API_TOKENS` entries are either a bare token (an admin token named `token-N`, N its
+position: the original format) or `name:scope:token`, split at the first two colons so the token
+itself may contain colons. Scope `read` may query (/graphql, /export); `admin` may also ingest
+(/admin/...). Error messages name entries by position and never repeat a token.
+"""
 
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 TOKEN_FILE = "api-token"  # noqa: S105 -- a file name, not a secret
+
+Scope = Literal["read", "admin"]
+READ: Scope = "read"
+ADMIN: Scope = "admin"
+SCOPES: tuple[Scope, ...] = (READ, ADMIN)
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 def load_or_create_token(data_dir: Path) -> str:
@@ -21,18 +36,67 @@ def load_or_create_token(data_dir: Path) -> str:
     return token
 
 
+@dataclass(frozen=True)
+class ApiToken:
+    name: str
+    scope: Scope
+    secret: bytes = field(repr=False)
+
+    def allows(self, needed: Scope) -> bool:
+        return needed == READ or self.scope == ADMIN
+
+
+def parse_token(entry: str, position: int) -> ApiToken:
+    """One configuration entry (`position` counts from 1), or ValueError saying what is wrong."""
+    entry = entry.strip()
+    if not entry:
+        raise ValueError(f"API token entry {position} is empty")
+    if ":" not in entry:
+        return ApiToken(f"token-{position}", ADMIN, entry.encode())
+    parts = entry.split(":", 2)
+    if len(parts) != 3:
+        raise ValueError(f"API token entry {position} must be a bare token or name:scope:token")
+    name, scope, secret = parts
+    if not NAME.fullmatch(name):
+        raise ValueError(
+            f"API token entry {position}: the name must be 1-64 letters, digits, '_', '.' or '-' "
+            "(starting with a letter or digit)"
+        )
+    if scope not in SCOPES:
+        raise ValueError(f"API token entry {position} ({name}): the scope must be one of {', '.join(SCOPES)}")
+    if not secret.strip():
+        raise ValueError(f"API token entry {position} ({name}): the token is empty")
+    return ApiToken(name, READ if scope == READ else ADMIN, secret.strip().encode())
+
+
+def parse_tokens(entries: tuple[str, ...]) -> tuple[ApiToken, ...]:
+    """Every entry parsed; ValueError for a malformed entry or a name given twice."""
+    tokens = tuple(parse_token(entry, index + 1) for index, entry in enumerate(entries))
+    names = [t.name for t in tokens]
+    doubled = sorted({n for n in names if names.count(n) > 1})
+    if doubled:
+        raise ValueError(f"API token names must be unique: {', '.join(doubled)} given more than once")
+    return tokens
+
+
 class TokenCheck:
     def __init__(self, tokens: tuple[str, ...]) -> None:
         if not tokens:
             raise ValueError("at least one API token is required")
-        self._tokens = tuple(t.encode() for t in tokens)
+        self._tokens = parse_tokens(tokens)
 
-    def name_of(self, authorization: str | None) -> str | None:
-        """A short name of the presented token when it is valid (for the audit log), else None."""
+    def token_of(self, authorization: str | None) -> ApiToken | None:
+        """The presented token when it is valid, else None (every token is compared in constant time)."""
         if not authorization or not authorization.startswith("Bearer "):
             return None
         presented = authorization.removeprefix("Bearer ").strip().encode()
-        for index, token in enumerate(self._tokens):
-            if hmac.compare_digest(presented, token):
-                return f"token-{index + 1}"
-        return None
+        found = None
+        for token in self._tokens:
+            if hmac.compare_digest(presented, token.secret) and found is None:
+                found = token
+        return found
+
+    def name_of(self, authorization: str | None) -> str | None:
+        """A short name of the presented token when it is valid (for the audit log), else None."""
+        token = self.token_of(authorization)
+        return token.name if token else None

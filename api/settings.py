@@ -5,12 +5,17 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from api.permissions import parse_tokens
+
 
 class ApiSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ROLETRAIL_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="ROLETRAIL_", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
-    # Comma-separated bearer tokens. Empty: `serve` creates one in the data directory and prints it.
-    api_tokens: Annotated[tuple[str, ...], NoDecode] = ()
+    # Comma-separated bearer tokens, each `token` (admin) or `name:scope:token` (scope read or admin).
+    # Empty: `serve` creates one (admin) in the data directory and prints it.
+    api_tokens: Annotated[tuple[str, ...], NoDecode] = Field(default=(), repr=False)
     host: str = "127.0.0.1"
     port: int = 8000
     default_page_size: int = Field(default=50, ge=1)
@@ -20,10 +25,20 @@ class ApiSettings(BaseSettings):
     # Default scope of time-bound fields when a query gives none.
     default_scope_days: int = Field(default=90, ge=1)
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    # Rows read from the store per query while streaming an export.
+    export_page_size: int = Field(default=1000, ge=1, le=100_000)
+    # Automatic persisted queries kept in memory (least recently used dropped first).
+    persisted_query_cache_size: int = Field(default=1000, ge=1)
 
     @field_validator("api_tokens", "cors_origins", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("api_tokens", mode="after")
+    @classmethod
+    def _check_tokens(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        parse_tokens(value)  # ValueError (named by entry position, never by token) when malformed
         return value
