@@ -54,6 +54,7 @@ class Loaders:
     role: DataLoader[str, RoleCredentials | None]
     account_name: DataLoader[str, str | None]
     directory_user: DataLoader[str, reads.DirectoryUser | None]
+    first_calls: DataLoader[reads.CallsRequest, reads.Page[reads.ApiCall] | None]
 
     @classmethod
     def create(cls, store: Store) -> Loaders:
@@ -67,4 +68,5 @@ class Loaders:
             role=_loader(store, _roles),
             account_name=_loader(store, reads.account_names),
             directory_user=_loader(store, reads.identity_center_users),
+            first_calls=_loader(store, reads.first_calls),
         )

@@ -489,6 +489,37 @@ def api_calls(
     return Page(calls, len(rows) > first)
 
 
+CallsRequest = tuple[str, datetime, datetime, int]
+
+
+def first_calls(store: Store, requests: Sequence[CallsRequest]) -> dict[CallsRequest, Page[ApiCall]]:
+    """The first page of calls of many credentials at once (nested lists of sessions): one query
+    per distinct (scope, page size), `LIMIT n BY session_key`, instead of one per credential."""
+    groups: dict[tuple[datetime, datetime, int], list[str]] = {}
+    for key, start, end, first in requests:
+        groups.setdefault((start, end, first), []).append(key)
+    pages: dict[CallsRequest, Page[ApiCall]] = {}
+    for (start, end, first), keys in groups.items():
+        rows = store.read(
+            f"""SELECT session_key, event_time, event_id, recipient_account_id, aws_region, event_source,
+                event_name, read_only, error_code, error_message, source_ip_address, user_agent,
+                vpc_endpoint_id, invoked_by
+            FROM {T_EVENTS} FINAL
+            WHERE session_key IN {{keys:Array(String)}}
+              AND event_time >= {{start:DateTime}} AND event_time < {{end:DateTime}}
+            ORDER BY session_key, event_time, recipient_account_id, event_id
+            LIMIT {{limit:UInt32}} BY session_key""",
+            {"keys": sorted(set(keys)), "start": start, "end": end, "limit": first + 1},
+        )
+        by_key: dict[str, list[ApiCall]] = {}
+        for row in rows:
+            by_key.setdefault(str(row[0]), []).append(ApiCall(*row))
+        for key in keys:
+            calls = by_key.get(key, [])
+            pages[(key, start, end, first)] = Page(calls[:first], len(calls) > first)
+    return pages
+
+
 def raw_records(store: Store, keys: Sequence[tuple[str, str, str]]) -> dict[tuple[str, str, str], str]:
     """The stored record text for (session key, recipient account, eventID) triples."""
     if not keys:

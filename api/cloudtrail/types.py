@@ -17,6 +17,7 @@ from api.fields import field
 from api.pagination import PageInfo, cursor_time, decode_cursor, encode_cursor, page_size, storable_time
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+UNTIL = datetime(2100, 1, 1, tzinfo=UTC)
 
 if TYPE_CHECKING:
     from api.cloudtrail.principal_types import Principal
@@ -161,11 +162,15 @@ class RoleSession:
     ) -> ApiCallConnection:
         settings = info.context.settings
         size = page_size(first, settings.default_page_size, settings.max_page_size)
-        start = storable_time(from_, "from") if from_ else (self.first_seen or EPOCH)
-        last = self.last_seen or datetime.now(UTC)
-        end = storable_time(to, "to") if to else last + timedelta(seconds=1)
-        if from_ and to and start >= end:
+        # The default scope is all the credential's calls (the scan is bounded by its key); a fixed
+        # default lets the first pages of many sessions share one query.
+        start = storable_time(from_, "from") if from_ else EPOCH
+        end = storable_time(to, "to") if to else UNTIL
+        if start >= end:
             raise BadRequest("`from` must be before `to`")
+        if after is None:
+            found = await info.context.loaders.first_calls.load((self.access_key_id, start, end, size))
+            return api_call_connection(found or reads.Page([], False))
         page = await run_in_threadpool(
             reads.api_calls,
             info.context.store,
