@@ -19,7 +19,9 @@ DEPTH = 3
 TREE = """
 query ($first: Int, $from: DateTime, $to: DateTime) {
   sessions(first: $first, from: $from, to: $to) {
-    edges { node { accessKeyId chain { accessKeyId } origin { kind } apiCalls(first: 3) { edges { node { eventId } } } } }
+    edges { node {
+      accessKeyId chain { accessKeyId } origin { kind } apiCalls(first: 3) { edges { node { eventId } } }
+    } }
   }
 }
 """
