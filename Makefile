@@ -37,6 +37,7 @@ check: lint types test
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.reads
 
 clean:
 	rm -rf $(VENV) .roletrail
