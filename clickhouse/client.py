@@ -69,15 +69,20 @@ def storage_errors() -> Iterator[None]:
 
 
 class Store:
-    """A handle on the database of one process: thread-local clients on one DSN and database."""
+    """A handle on the database of one process: a pool of clients on one DSN and database.
+
+    A call borrows an idle client (or opens one) and gives it back: the embedded engine serialises
+    calls on one handle and an HTTP session must not run two queries at once, so concurrent calls
+    need clients of their own; pooling them (not one per thread) keeps their number at the
+    concurrency actually reached, however often the server's threadpool renews its threads.
+    """
 
     def __init__(self, settings: StoreSettings, *, database: str | None = None) -> None:
         self.settings = settings
         self.database = database or settings.clickhouse_database
-        self._local = threading.local()
+        self._idle: list[Client] = []
         self._clients: list[Client] = []
         self._lock = threading.Lock()
-        self._counter = itertools.count()
         self.queries_run = 0
 
     def _connect(self, database: str | None) -> Client:
@@ -96,23 +101,34 @@ class Store:
             self._clients.append(client)
         return client
 
-    def client(self) -> Client:
-        client: Client | None = getattr(self._local, "client", None)
+    @contextmanager
+    def client(self) -> Iterator[Client]:
+        """Borrow a client for one call."""
+        with self._lock:
+            client = self._idle.pop() if self._idle else None
         if client is None:
             client = self._connect(self.database)
-            self._local.client = client
-        return client
+        try:
+            yield client
+        finally:
+            with self._lock:
+                self._idle.append(client)
+
+    @property
+    def clients_opened(self) -> int:
+        return len(self._clients)
 
     def server_client(self) -> Client:
         """A client with no default database, for creating the database itself."""
         return self._connect(None)
 
-    def _run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    def _run(self, method: str, *args: Any, **kwargs: Any) -> Any:
         for attempt in itertools.count(1):
             try:
-                with storage_errors():
-                    self.queries_run += 1
-                    return fn(*args, **kwargs)
+                with storage_errors(), self.client() as client:
+                    with self._lock:
+                        self.queries_run += 1
+                    return getattr(client, method)(*args, **kwargs)
             except StorageError as exc:
                 if error_code(exc) not in _TRANSIENT_CODES or attempt >= _RETRIES:
                     raise
@@ -124,9 +140,7 @@ class Store:
         self, sql: str, params: Params | None = None, settings: Mapping[str, Any] | None = None
     ) -> list[Row]:
         """Run a read query with bound parameters and return its rows."""
-        result = self._run(
-            self.client().query, sql, parameters=dict(params or {}), settings=dict(settings or {})
-        )
+        result = self._run("query", sql, parameters=dict(params or {}), settings=dict(settings or {}))
         return list(result.result_rows)
 
     def read(self, sql: str, params: Params | None = None) -> list[Row]:
@@ -141,7 +155,7 @@ class Store:
     def command(
         self, sql: str, params: Params | None = None, settings: Mapping[str, Any] | None = None
     ) -> None:
-        self._run(self.client().command, sql, parameters=dict(params or {}), settings=dict(settings or {}))
+        self._run("command", sql, parameters=dict(params or {}), settings=dict(settings or {}))
 
     def insert(
         self,
@@ -151,16 +165,14 @@ class Store:
         settings: Mapping[str, Any] | None = None,
     ) -> None:
         if rows:
-            self._run(
-                self.client().insert, table, rows, column_names=list(columns), settings=dict(settings or {})
-            )
+            self._run("insert", table, rows, column_names=list(columns), settings=dict(settings or {}))
 
     def raw_insert(
         self, table: str, columns: Sequence[str], data: bytes, fmt: str, settings: Mapping[str, Any]
     ) -> int:
         """Insert bytes in a ClickHouse input format; returns the rows written to `table` when known."""
         summary = self._run(
-            self.client().raw_insert,
+            "raw_insert",
             table,
             list(columns),
             insert_block=data,
@@ -171,10 +183,9 @@ class Store:
 
     def close(self) -> None:
         with self._lock:
-            clients, self._clients = self._clients, []
+            clients, self._clients, self._idle = self._clients, [], []
         for client in clients:
             try:
                 client.close()
             except Exception:  # a client that failed to close is gone either way
                 log.debug("closing a ClickHouse client failed", exc_info=True)
-        self._local = threading.local()
