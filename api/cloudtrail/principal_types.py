@@ -6,6 +6,7 @@ loaded once per request and only when a field that needs them is asked for.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -318,8 +319,23 @@ class IamRole:
         )
 
     async def _sessions(self, info: Info) -> list[RoleSession]:
+        """The role's sessions, built once per request (several fields read them)."""
+        cache: dict[str, asyncio.Task[list[RoleSession]]] = info.context.extras.setdefault(
+            "role_sessions", {}
+        )
+        if self.arn not in cache:
+            cache[self.arn] = asyncio.ensure_future(self._build_sessions(info))
+        return await cache[self.arn]
+
+    async def _build_sessions(self, info: Info) -> list[RoleSession]:
         found = await info.context.loaders.role.load(self.arn)
-        return await sessions_by_keys(info, list(found.keys)) if found else []
+        if not found:
+            return []
+        # The lineage walk already read each session's minting record.
+        for line in found.lineages.values():
+            if line.issuance is not None:
+                info.context.loaders.issuance.prime(line.key, line.issuance)
+        return await sessions_by_keys(info, list(found.keys))
 
     @field(description="The account's name, from an Organizations export when one was loaded.")
     async def account_name(self, info: Info) -> str | None:
