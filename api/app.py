@@ -174,7 +174,7 @@ def create_app(
         status = await run_in_threadpool(job_status, store, request.path_params["job_id"])
         if status is None:
             return JSONResponse({"error": "no such job"}, status_code=404)
-        return JSONResponse(_jsonable(status))
+        return JSONResponse(status.as_dict())
 
     middleware = [Middleware(BearerAuth, check=TokenCheck(tokens))]
     if settings.cors_origins:
@@ -198,16 +198,3 @@ def create_app(
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     return Starlette(routes=routes, middleware=middleware)
-
-
-def _jsonable(value: Any) -> Any:
-    if hasattr(value, "__dataclass_fields__"):
-        out = {name: _jsonable(getattr(value, name)) for name in value.__dataclass_fields__}
-        if hasattr(value, "finished"):
-            out["finished"] = value.finished
-        return out
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    return value

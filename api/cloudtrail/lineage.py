@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from api.cloudtrail import reads
 from api.cloudtrail.principals import (
@@ -120,7 +120,7 @@ def _by_role_session(store: Store, usages: dict[str, reads.SessionUsage]) -> dic
     for key, (principal, created) in wanted.items():
         if created is None:
             continue
-        issuance = found.get(principal + "@" + _utc(created).isoformat())
+        issuance = found.get(principal + "@" + reads.utc(created).isoformat())
         if issuance is not None:
             result[key] = issuance
     return result
@@ -142,7 +142,7 @@ def _climb(walk: _Walk, issuance: reads.Issuance, users: dict[str, str]) -> None
             walk.finish(PrincipalRef(PrincipalKind.IAM_USER, user, name, issuance.caller_account_id))
             return
         account = issuance.caller_account_id
-        gap = Gap(account, "", issuance.caller_principal_id, _utc(issuance.issued_at))
+        gap = Gap(account, "", issuance.caller_principal_id, reads.utc(issuance.issued_at))
         walk.finish(_account(account), gap)
         return
     origin = minted_for(issuance)
@@ -152,7 +152,7 @@ def _climb(walk: _Walk, issuance: reads.Issuance, users: dict[str, str]) -> None
             issuance.caller_account_id,
             issuance.caller_session_issuer_arn,
             issuance.caller_principal_id,
-            _utc(issuance.issued_at),
+            reads.utc(issuance.issued_at),
         )
         walk.finish(_account(issuance.caller_account_id), gap)
         return
@@ -167,7 +167,7 @@ def _end_without_record(walk: _Walk, usage: reads.SessionUsage | None) -> None:
             walk.finish(inferred)
         elif usage and usage.identity_type in ("AssumedRole", "Role"):
             time = usage.creation_date or usage.first_seen
-            walk.finish(None, Gap(usage.account_id, usage.role_arn, usage.principal_id, _utc(time)))
+            walk.finish(None, Gap(usage.account_id, usage.role_arn, usage.principal_id, reads.utc(time)))
         else:
             walk.finish(None)
         return
@@ -191,14 +191,10 @@ def _gap_at_top(walk: _Walk, usage: reads.SessionUsage | None = None) -> Gap | N
     created = usage.creation_date if usage and usage.creation_date else child.issued_at
     role = usage.role_arn if usage else child.caller_session_issuer_arn
     account = child.caller_account_id or (usage.account_id if usage else "")
-    return Gap(account, role, child.caller_principal_id, _utc(created))
+    return Gap(account, role, child.caller_principal_id, reads.utc(created))
 
 
 def _account(account_id: str) -> PrincipalRef | None:
     if not account_id:
         return None
     return PrincipalRef(PrincipalKind.AWS_ACCOUNT, account_id, f"account {account_id}", account_id)
-
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -67,9 +67,9 @@ async def _spans(info: Info, keys: tuple[str, ...]) -> list[tuple[str, datetime,
     spans = []
     for key, usage in usages:
         if usage is not None:
-            spans.append((key, _utc(usage.first_seen), _utc(usage.last_seen)))
+            spans.append((key, reads.utc(usage.first_seen), reads.utc(usage.last_seen)))
         elif (issuance := minted.get(key)) is not None:
-            spans.append((key, _utc(issuance.issued_at), _utc(issuance.issued_at)))
+            spans.append((key, reads.utc(issuance.issued_at), reads.utc(issuance.issued_at)))
     return spans
 
 
@@ -416,10 +416,6 @@ def _valid(session: RoleSession) -> bool:
     return can_still_be_valid(
         session.credential_kind, session.issued_at or session.first_seen, session.expires_at
     )
-
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _kind_value(kind: object) -> str:

@@ -18,6 +18,8 @@ T_SESSIONS = tables.CLOUDTRAIL_SESSIONS
 T_EVENTS = tables.CLOUDTRAIL_EVENTS
 T_ISSUANCES = tables.CLOUDTRAIL_ISSUANCES
 MAX_CHAIN_DEPTH = 64
+# A session's creationDate equals its minting eventTime to the second; a little slack for clocks.
+CREATION_SLACK_SECONDS = 5
 
 
 @dataclass(frozen=True)
@@ -242,13 +244,15 @@ def issuances_by_role_session(store: Store, sessions: Sequence[tuple[str, dateti
         f"SELECT {_ISSUANCE_COLUMNS} FROM {T_ISSUANCES} WHERE assumed_role_id IN {{ids:Array(String)}}",
         {"ids": sorted({principal for principal, _created in sessions})},
     )
-    wanted = {(principal, _utc(created)) for principal, created in sessions}
+    wanted = {(principal, utc(created)) for principal, created in sessions}
     found: dict[str, Issuance] = {}
     for issuance in _best_copies(rows).values():
-        issued = _utc(issuance.issued_at)
+        issued = utc(issuance.issued_at)
         for principal, created in wanted:
-            # creationDate equals the minting eventTime to the second (a little slack for clocks).
-            if principal == issuance.assumed_role_id and abs((issued - created).total_seconds()) <= 5:
+            if (
+                principal == issuance.assumed_role_id
+                and abs((issued - created).total_seconds()) <= CREATION_SLACK_SECONDS
+            ):
                 found[principal + "@" + created.isoformat()] = issuance
     return found
 
@@ -277,11 +281,14 @@ def console_sessions(store: Store, minted: Sequence[tuple[str, datetime]]) -> li
         WHERE principal_id IN {{ids:Array(String)}} GROUP BY session_key""",
         {"ids": sorted({principal for principal, _at in minted})},
     )
-    wanted = [(principal, _utc(at)) for principal, at in minted]
+    wanted = [(principal, utc(at)) for principal, at in minted]
     keys = []
     for key, principal, created in rows:
-        created_at = _utc(created)
-        if any(principal == p and abs((created_at - at).total_seconds()) <= 5 for p, at in wanted):
+        created_at = utc(created)
+        if any(
+            principal == p and abs((created_at - at).total_seconds()) <= CREATION_SLACK_SECONDS
+            for p, at in wanted
+        ):
             keys.append(str(key))
     return sorted(keys)
 
@@ -427,35 +434,14 @@ def canonical_identifiers(store: Store, kind: str, bare: str) -> list[str]:
     return sorted(str(row[0]) for row in rows if row[0])
 
 
-def _utc(value: datetime) -> datetime:
+def _same_creation(minted: datetime, created: datetime) -> bool:
+    """A session's creationDate is its minting record's eventTime (to the second, with slack)."""
+    return abs((minted - created).total_seconds()) <= CREATION_SLACK_SECONDS
+
+
+def utc(value: datetime) -> datetime:
+    """The time as UTC-aware (the driver returns naive UTC datetimes)."""
     return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def chains(store: Store, keys: Sequence[str]) -> dict[str, list[Issuance]]:
-    """For each key, its issuance followed by every ancestor's, nearest first, walked hop by hop.
-
-    One query per level of depth for all keys together; stops at a caller that is not a session,
-    at a missing issuance (a gap) or at a cycle.
-    """
-    result: dict[str, list[Issuance]] = {key: [] for key in keys}
-    frontier = {key: key for key in keys}
-    for _ in range(MAX_CHAIN_DEPTH):
-        if not frontier:
-            break
-        found = issuances(store, sorted(set(frontier.values())))
-        next_frontier: dict[str, str] = {}
-        for origin_key, key in frontier.items():
-            issuance = found.get(key)
-            if issuance is None:
-                continue
-            chain = result[origin_key]
-            chain.append(issuance)
-            parent = issuance.caller_session_key
-            seen = {i.access_key_id for i in chain}
-            if issuance.caller_is_session and parent and parent not in seen:
-                next_frontier[origin_key] = parent
-        frontier = next_frontier
-    return result
 
 
 def api_calls(

@@ -48,7 +48,7 @@ class ApiCall:
         return cls(
             id=strawberry.ID(f"{row.recipient_account_id}:{row.event_id}"),
             event_id=row.event_id,
-            event_time=_utc(row.event_time),
+            event_time=reads.utc(row.event_time),
             recipient_account_id=row.recipient_account_id,
             aws_region=row.aws_region,
             event_source=row.event_source,
@@ -125,7 +125,7 @@ class RoleSession:
         account = (usage.account_id if usage else "") or (_account_of(role_arn) if role_arn else "")
         principal_id = usage.principal_id if usage else (issuance.assumed_role_id if issuance else "")
         if issuance:
-            issued_at: datetime | None = _utc(issuance.issued_at)
+            issued_at: datetime | None = reads.utc(issuance.issued_at)
         else:
             issued_at = _utc_or_none(usage.creation_date) if usage else None
         claimed = (usage.source_identity if usage else "") or (issuance.source_identity if issuance else "")
@@ -139,8 +139,8 @@ class RoleSession:
             principal_id=principal_id or None,
             issued_at=issued_at,
             expires_at=_utc_or_none(issuance.expires_at) if issuance else None,
-            first_seen=_utc(usage.first_seen) if usage else None,
-            last_seen=_utc(usage.last_seen) if usage else None,
+            first_seen=reads.utc(usage.first_seen) if usage else None,
+            last_seen=reads.utc(usage.last_seen) if usage else None,
             api_call_count=usage.api_call_count if usage else 0,
             error_count=usage.error_count if usage else 0,
             distinct_api_count=usage.distinct_apis if usage else 0,
@@ -227,7 +227,7 @@ class RoleSession:
             account_id=gap.account_id,
             role_arn=gap.role_arn or None,
             principal_id=gap.principal_id or None,
-            time=_utc(gap.time),
+            time=reads.utc(gap.time),
         )
 
     @field(
@@ -300,10 +300,10 @@ def can_still_be_valid(
 ) -> bool:
     now = now or datetime.now(UTC)
     if expires is not None:
-        return _utc(expires) > now
+        return reads.utc(expires) > now
     if issued is None:
         return True
-    return _utc(issued) + MAX_LIFETIME.get(kind or "", LONGEST_LIFETIME) > now
+    return reads.utc(issued) + MAX_LIFETIME.get(kind or "", LONGEST_LIFETIME) > now
 
 
 def claims_name(claim: str, origin: PrincipalRef) -> bool:
@@ -398,9 +398,5 @@ def _account_of(arn: str) -> str:
     return parts[4] if len(parts) > 4 else ""
 
 
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def _utc_or_none(value: datetime | None) -> datetime | None:
-    return None if value is None else _utc(value)
+    return None if value is None else reads.utc(value)
