@@ -18,10 +18,9 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -31,7 +30,7 @@ from clickhouse.client import Store
 from clickhouse.errors import BadInput, StorageError
 from ingest import cloudtrail, directory
 from ingest.cloudtrail import BadItem, Chunk, NoBoundary, RecordsFileChunker, Shape, TruncatedRecords
-from ingest.sources import NOT_LOADED, ByteStream, CorruptObject, ObjectRef, file_sha256
+from ingest.sources import NOT_LOADED, CorruptObject, LogType, ObjectRef, object_checksum, object_stream
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +69,17 @@ class LoadResult:
     first_event: datetime | None = None
     last_event: datetime | None = None
     message: str = ""
+
+
+# Log types other than CloudTrail are loaded by their own modules (flow logs, findings), which
+# register here: the function loads one object (its own tables, rejects and counts) and returns
+# its result; duplicates, failures and the ledger row are handled by Loader like any object.
+ObjectLoader = Callable[["Loader", ObjectRef, str], LoadResult]  # (loader, ref, load_id)
+OBJECT_LOADERS: dict[LogType, ObjectLoader] = {}
+
+
+def register_loader(log_type: LogType, load: ObjectLoader) -> None:
+    OBJECT_LOADERS[log_type] = load
 
 
 @dataclass
@@ -191,6 +201,8 @@ class Loader:
                     results[index] = self._not_loaded(progress)
                 elif progress.duplicate_of:
                     results[index] = self._duplicate(progress)
+                elif (other := OBJECT_LOADERS.get(progress.ref.log_type)) is not None:
+                    results[index] = other(self, progress.ref, progress.load_id)
                 elif not self._try_batch(progress, batch):
                     self._load_stream(progress)
                 # Bounded by the record text it holds (memory), not by stored (compressed) bytes.
@@ -214,7 +226,7 @@ class Loader:
         """Hash each object's stored bytes; one already loaded under another name is a duplicate."""
         for progress in progresses:
             if progress.ref.log_type not in NOT_LOADED:
-                progress.checksum = file_sha256(Path(progress.ref.uri))
+                progress.checksum = object_checksum(progress.ref)
         by_checksum: dict[str, _Progress] = {}
         for progress in progresses:
             if not progress.checksum:
@@ -246,7 +258,7 @@ class Loader:
         """Read a small object whole; a clean trail file in one piece joins the batch."""
         if progress.ref.size > SMALL_OBJECT_BYTES:
             return False
-        stream = ByteStream(Path(progress.ref.uri))
+        stream = object_stream(progress.ref)
         data = b"".join(_until_corrupt(stream.pieces(), progress))
         progress.bytes_read = stream.bytes_read
         progress.shape = cloudtrail.sniff(data[: 64 * 1024])
@@ -342,7 +354,7 @@ class Loader:
             self._reject(progress, 0, bad)
 
     def _load_stream(self, progress: _Progress) -> None:
-        stream = ByteStream(Path(progress.ref.uri))
+        stream = object_stream(progress.ref)
         pieces = _until_corrupt(stream.pieces(), progress)
         first = next(pieces, b"")
         progress.shape = cloudtrail.sniff(first)

@@ -11,10 +11,11 @@ import hashlib
 import os
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import BinaryIO
 
 READ_BYTES = 4 * 1024 * 1024
 _GUNZIP_STEP = 64 * 1024
@@ -122,24 +123,78 @@ def walk(root: Path) -> Iterator[ObjectRef]:
 
 def file_sha256(path: Path) -> str:
     """The sha256 of a file's stored bytes, read in bounded pieces."""
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        while block := handle.read(READ_BYTES):
-            digest.update(block)
+        return _sha256_of(handle)
+
+
+def _sha256_of(handle: BinaryIO) -> str:
+    digest = hashlib.sha256()
+    while block := handle.read(READ_BYTES):
+        digest.update(block)
     return digest.hexdigest()
+
+
+# -- sources: how to open an object named by a ref -------------------------------------------------
+
+Opener = Callable[[ObjectRef], BinaryIO]
+Checksum = Callable[[ObjectRef], str]
+
+
+def _open_file(ref: ObjectRef) -> BinaryIO:
+    return Path(ref.uri).open("rb")
+
+
+def _stored_sha256(ref: ObjectRef) -> str:
+    with open_object(ref) as handle:
+        return _sha256_of(handle)
+
+
+_OPENERS: dict[str, tuple[Opener, Checksum]] = {"file": (_open_file, _stored_sha256)}
+
+
+def register_source(source: str, opener: Opener, checksum: Checksum = _stored_sha256) -> None:
+    """Teach the loader to read objects of another source (`ObjectRef.source`), e.g. S3.
+
+    `checksum` names the stored bytes (duplicate detection); by default it is their sha256.
+    """
+    _OPENERS[source] = (opener, checksum)
+
+
+def _source(ref: ObjectRef) -> tuple[Opener, Checksum]:
+    try:
+        return _OPENERS[ref.source]
+    except KeyError:
+        raise ValueError(f"no reader for objects of source {ref.source!r}") from None
+
+
+def open_object(ref: ObjectRef) -> BinaryIO:
+    """The object's stored bytes, as a binary file object (close it)."""
+    return _source(ref)[0](ref)
+
+
+def object_checksum(ref: ObjectRef) -> str:
+    return _source(ref)[1](ref)
+
+
+def object_stream(ref: ObjectRef) -> ByteStream:
+    return ByteStream(lambda: open_object(ref))
 
 
 @dataclass
 class ByteStream:
-    """Reads an object in pieces, gunzipping when it is gzip, hashing the stored bytes as it goes."""
+    """Reads an object in pieces, gunzipping when it is gzip, hashing the stored bytes as it goes.
 
-    path: Path
+    `source` is a path or a function that opens the object.
+    """
+
+    source: Path | Callable[[], BinaryIO]
     sha256: hashlib._Hash = field(default_factory=hashlib.sha256)
     compressed: bool = False
     bytes_read: int = 0
 
     def pieces(self) -> Iterator[bytes]:
-        with self.path.open("rb") as handle:
+        opened = self.source.open("rb") if isinstance(self.source, Path) else self.source()
+        with opened as handle:
             first = handle.read(READ_BYTES)
             self.compressed = first.startswith(_GZIP_MAGIC)
             raw = self._raw(handle, first)

@@ -29,7 +29,8 @@ from tests.support import truncate_all
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(__file__).resolve().parent / "data"
 TEST_DATABASE = "roletrail_test"
-REDIS_URL = "redis://127.0.0.1:6379/15"
+# Parallel checkouts on one machine can each take their own database.
+REDIS_URL = os.environ.get("ROLETRAIL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 # Fixtures that reach the engine; requesting any of them needs @pytest.mark.clickhouse.
 ENGINE_FIXTURES = frozenset({"store_settings", "migrated_store", "store", "loader", "truncate_store"})
@@ -101,7 +102,8 @@ def data_dir() -> Path:
 
 @pytest.fixture
 def redis_url() -> Iterator[str]:
-    """Redis db 15 on 127.0.0.1, flushed before the test; skipped locally without Redis, failed on CI."""
+    """Redis db 15 on 127.0.0.1 (or ROLETRAIL_TEST_REDIS_URL), flushed before the test; skipped
+    locally without Redis, failed on CI."""
     client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
     try:
         try:
