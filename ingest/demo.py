@@ -34,6 +34,8 @@ from typing import Any
 
 import orjson
 
+from ingest.demo_guardduty import write_findings
+
 ORG = "o-rt7demo42x"
 MGMT, PROD, DEV, SEC, SHARED, DATA = (
     "111111111111", "222222222222", "333333333333", "444444444444", "555555555555", "666666666666",
@@ -2109,6 +2111,7 @@ class _Demo:
             "attacker_ip": ATTACKER_IP,
             "role_arn": instance.role.arn,
             "first_use": _iso(times[0]),
+            "last_use": _iso(times[-1]),
         }
 
     def hijacked_chain(self, hour: int) -> None:
@@ -2185,6 +2188,8 @@ class _Demo:
             "country": "RU",
             "usual_country": "NL",
             "created_access_key": new_key,
+            "first_use": _iso(t + 181),
+            "last_use": _iso(t + 314),
         }
 
     def impossible_travel(self, hour: int) -> None:
@@ -2209,6 +2214,7 @@ class _Demo:
             "ips": [h.ips[0], TRAVEL_IP],
             "countries": ["DE", "AU"],
             "minutes_apart": 8,
+            "travel_time": _iso(t + 480),
         }
 
 
@@ -2329,6 +2335,7 @@ def write_demo(
     }
     facts["principals"] = sorted(demo.org.principals.values(), key=lambda p: (p["kind"], p["identifier"]))
     _exports(root, demo)
+    write_findings(root, facts)
     root.mkdir(parents=True, exist_ok=True)
     (root / "demo-facts.txt").write_bytes(orjson.dumps(facts, option=orjson.OPT_INDENT_2))
     return DemoSummary(root, writer.files, writer.events, writer.bytes_written, facts)
