@@ -168,7 +168,7 @@ class Finding:
         return found if isinstance(found, Ec2Instance) else None
 
     @field(
-        description="Calls made with the finding's sessions between its first and last sighting, widened by "
+        description="Calls made with the finding's access key between its first and last sighting, widened by "
         "`marginMinutes` on both sides, oldest first. `onlyFindingAction`: only calls of the finding's API "
         "from its remote addresses."
     )
@@ -184,7 +184,8 @@ class Finding:
         size = page_size(first, settings.default_page_size, settings.max_page_size)
         if not 0 <= margin_minutes <= MAX_MARGIN_MINUTES:
             raise BadRequest(f"marginMinutes must be between 0 and {MAX_MARGIN_MINUTES}")
-        keys = [s.access_key_id for s in await self.sessions(info)]
+        # The key's calls (a long-term key's too: its calls carry it as their session key).
+        keys = [self.access_key_id] if self.access_key_id else []
         if not keys:
             return api_call_connection(trail_reads.Page([], False))
         margin = timedelta(minutes=margin_minutes)

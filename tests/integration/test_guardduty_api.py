@@ -181,3 +181,19 @@ def test_an_unknown_finding_is_null(store: Store) -> None:
         found = api.data('{ finding(id: "0123456789abcdef") { id } }')["finding"]
     # Assert
     assert found is None
+
+
+def test_the_readme_question_1_query_answers_with_the_identity_center_user(
+    store: Store, written: chain.Written
+) -> None:
+    # Arrange: the query the README documents, as written there
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("**Which federated user invoked the API calls behind this finding?**", 1)[1]
+    query = section.split("```graphql", 1)[1].split("```", 1)[0]
+    # Act
+    with open_api(store) as api:
+        found = api.data(query, {"id": chain.FINDING_ID})["finding"]
+    # Assert
+    assert [o["identifier"] for o in found["origins"]] == [HANA]
+    assert found["sessions"][0]["chainGap"] is None
+    assert len(found["apiCalls"]["edges"]) == 3

@@ -21,6 +21,7 @@ query ($id: ID!) {
   finding(id: $id) {
     id severity count archived
     sessions { accessKeyId }
+    apiCalls(marginMinutes: 0) { edges { node { sourceIpAddress } } }
     origins { kind identifier }
     instance { identifier findings { edges { node { id } } } }
   }
@@ -49,7 +50,17 @@ def test_the_demo_findings_lead_to_the_incidents_origins(
             ]
         if fact.get("versions"):
             assert finding["count"] == fact["count"]
-    exfiltration, probe = facts[0], facts[3]
+    exfiltration, hijack, travel, probe = facts
+    # The finding's own sightings are calls of its key from the address it names.
+    incidents = summary.facts
+    addresses = (
+        incidents["instance_credential_exfiltration"]["attacker_ip"],
+        incidents["federated_user_chain"]["source_ip"],
+        incidents["impossible_travel"]["ips"][1],
+    )
+    for fact, address in zip((exfiltration, hijack, travel), addresses, strict=True):
+        ips = {edge["node"]["sourceIpAddress"] for edge in found[fact["id"]]["apiCalls"]["edges"]}
+        assert address in ips, fact
     instance = found[exfiltration["id"]]["instance"]
     assert instance["identifier"] == exfiltration["origin_identifier"]
     on_instance = {edge["node"]["id"] for edge in instance["findings"]["edges"]}
