@@ -168,9 +168,9 @@ class Finding:
         return found if isinstance(found, Ec2Instance) else None
 
     @field(
-        description="Calls made with the finding's access key between its first and last sighting, widened by "
-        "`marginMinutes` on both sides, oldest first. `onlyFindingAction`: only calls of the finding's API "
-        "from its remote addresses."
+        description="Calls made with the finding's access key between its first and last sighting, widened "
+        "by `marginMinutes` on both sides, oldest first. `onlyFindingAction`: only calls of the finding's "
+        "API from its remote addresses."
     )
     async def api_calls(
         self,
