@@ -180,7 +180,7 @@ def _subjects_condition(subjects: Subjects, params: dict[str, object]) -> str:
         return "0"
     params["s_keys"] = list(subjects.keys)
     params["s_instances"] = list(subjects.instance_ids)
-    params["s_users"] = [list(user) for user in subjects.iam_users]
+    params["s_users"] = list(subjects.iam_users)
     params["s_roots"] = list(subjects.root_accounts)
     return """(access_key_id IN {s_keys:Array(String)}
         OR instance_id IN {s_instances:Array(String)}

@@ -37,9 +37,17 @@ def test_the_demo_findings_lead_to_the_incidents_origins(
     results = loader.load_many(list(walk(tmp_path / "demo")))
     assert not [r for r in results if r.records_bad], [r.message for r in results if r.records_bad]
     facts: list[dict[str, Any]] = summary.facts["guardduty_findings"]
+    travel_user = summary.facts["impossible_travel"]["user_arn"]
+    by_principal = """
+    query ($user: String!) {
+      principal(kind: IAM_USER, identifier: $user) { findings { edges { node { id } } } }
+      findings(minSeverity: 5, principal: {kind: IAM_USER, identifier: $user}) { edges { node { id } } }
+    }
+    """
     # Act
     with open_api(store) as api:
         found = {fact["id"]: api.data(QUERY, {"id": fact["id"]})["finding"] for fact in facts}
+        user = api.data(by_principal, {"user": travel_user})
     # Assert: every finding loaded; each one with a key names its incident's origin
     for fact in facts:
         finding = found[fact["id"]]
@@ -65,3 +73,6 @@ def test_the_demo_findings_lead_to_the_incidents_origins(
     assert instance["identifier"] == exfiltration["origin_identifier"]
     on_instance = {edge["node"]["id"] for edge in instance["findings"]["edges"]}
     assert on_instance == {exfiltration["id"], probe["id"]}
+    travel_ids = [{"node": {"id": travel["id"]}}]
+    assert user["principal"]["findings"]["edges"] == travel_ids
+    assert user["findings"]["edges"] == travel_ids
