@@ -3,7 +3,7 @@
 Findings are few and deeply nested (a busy organisation has thousands, not millions), so they are
 parsed in Python (ingest.guardduty) and inserted as typed rows in bounded batches; ClickHouse never
 parses them, so no JSON default can hide a bad one: each is counted where Python saw it. Every
-version of a finding is inserted; guardduty_findings (ReplacingMergeTree by updated_at) keeps the
+version of a finding is inserted; guardduty_findings (ReplacingMergeTree by `version`) keeps the
 newest, so loading an export twice, or its files in any order, leaves the same findings. Each
 insert carries a deduplication token made of the load id and the batch's content.
 """
@@ -32,8 +32,14 @@ COLUMNS = (
     "finding_id", "account_id", "region", "partition", "arn", "type", "title", "description", "severity",
     "created_at", "updated_at", "first_seen", "last_seen", "count", "archived", "resource_type",
     "access_key_id", "principal_id", "user_name", "user_type", "instance_id", "action_type", "api_name",
-    "api_service", "remote_ips", "resources", "object_id", "raw",
+    "api_service", "remote_ips", "resources", "object_id", "raw", "version",
 )  # fmt: skip
+
+
+def version(finding: Finding) -> int:
+    """The replacing version: the newest update wins; at the same moment, the archived copy."""
+    millis = int(finding.updated_at.timestamp() * 1000)
+    return millis * 2 + int(finding.archived)
 
 
 def _row(finding: Finding, load_id: str) -> list[Any]:
@@ -43,6 +49,7 @@ def _row(finding: Finding, load_id: str) -> list[Any]:
         f.created_at, f.updated_at, f.first_seen, f.last_seen, f.count, f.archived, f.resource_type,
         f.access_key_id, f.principal_id, f.user_name, f.user_type, f.instance_id, f.action_type, f.api_name,
         f.api_service, list(f.remote_ips), [list(r) for r in f.resources], load_id, f.raw.decode(),
+        version(f),
     ]  # fmt: skip
 
 

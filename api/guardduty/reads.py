@@ -1,7 +1,7 @@
 """Read functions over guardduty_findings: typed arguments in, frozen dataclasses out.
 
 Always read with FINAL: the table holds every version of a finding that was loaded, and only the
-newest (greatest updated_at) is the finding's state. Filters apply after FINAL, so a finding never
+newest (greatest version) is the finding's state. Filters apply after FINAL, so a finding never
 matches on a value an older version had. Values are bound parameters; the table name comes from
 clickhouse.tables.
 """
@@ -95,7 +95,7 @@ def findings_by_key(store: Store, keys: Sequence[str]) -> dict[str, list[Finding
 def finding_raw(store: Store, finding_id: str) -> str | None:
     """The newest version of the finding as loaded (JSON text)."""
     value = store.scalar(
-        f"SELECT argMax(raw, updated_at) FROM {T_FINDINGS} WHERE finding_id = {{id:String}}",
+        f"SELECT argMax(raw, version) FROM {T_FINDINGS} WHERE finding_id = {{id:String}}",
         {"id": finding_id},
     )
     return str(value) if value else None

@@ -1,9 +1,11 @@
 -- GuardDuty findings: the newest version of each finding, with the fields it is linked by.
 --
 -- The S3 export repeats a finding every time it is updated (same id, newer updatedAt, grown
--- service.count): ReplacingMergeTree keeps the version with the greatest updated_at (read with
--- FINAL). Versions of one finding must meet in one partition to replace each other, so the
--- partition is by createdAt, which never changes across versions.
+-- service.count): ReplacingMergeTree keeps the greatest `version` (read with FINAL), which is
+-- updatedAt in milliseconds, doubled, plus 1 when archived: archiving need not move updatedAt, and
+-- an archived copy from a GetFindings dump must win over the export's active copy of the same
+-- moment in any load order. Versions of one finding must meet in one partition to replace each
+-- other, so the partition is by createdAt, which never changes across versions.
 CREATE TABLE IF NOT EXISTS guardduty_findings
 (
     finding_id String,
@@ -35,12 +37,13 @@ CREATE TABLE IF NOT EXISTS guardduty_findings
     -- The load that wrote this version (ingest_objects.load_id).
     object_id String,
     raw String CODEC(ZSTD(3)),
+    version UInt64,
     -- Sessions, principals and instances ask for their findings by access key and instance id.
     INDEX idx_access_key_id access_key_id TYPE bloom_filter GRANULARITY 1,
     INDEX idx_instance_id instance_id TYPE bloom_filter GRANULARITY 1,
     INDEX idx_principal_id principal_id TYPE bloom_filter GRANULARITY 1
 )
-ENGINE = ReplacingMergeTree(updated_at)
+ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(created_at)
 -- A finding is looked up by its id (the SOAR entry point); the id is the replacing key.
 ORDER BY finding_id

@@ -680,11 +680,12 @@ CREATE TABLE guardduty_findings
         id String)),
     `object_id` String,
     `raw` String CODEC(ZSTD(3)),
+    `version` UInt64,
     INDEX idx_access_key_id access_key_id TYPE bloom_filter GRANULARITY 1,
     INDEX idx_instance_id instance_id TYPE bloom_filter GRANULARITY 1,
     INDEX idx_principal_id principal_id TYPE bloom_filter GRANULARITY 1
 )
-ENGINE = ReplacingMergeTree(updated_at)
+ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(created_at)
 ORDER BY finding_id
 SETTINGS ttl_only_drop_parts = 1, non_replicated_deduplication_window = 10000, index_granularity = 8192;

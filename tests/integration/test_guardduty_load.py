@@ -257,3 +257,19 @@ def test_lowering_the_retention_drops_findings_last_seen_before_it_at_merge(
         apply_retention(store, 0)
     # Assert
     assert kept == ["fresh"]
+
+
+@pytest.mark.parametrize("dump_first", [True, False], ids=["dump-first", "export-first"])
+def test_an_archived_copy_of_the_same_moment_wins_in_any_order(
+    loader: Loader, store: Store, tmp_path: Path, dump_first: bool
+) -> None:
+    # Arrange: the export's active copy and a GetFindings dump's archived copy, same updatedAt
+    export = chain.write_export(tmp_path, [chain.finding_json()], "active")
+    dump = tmp_path / "dump" / "get-findings.json"
+    dump.parent.mkdir()
+    dump.write_bytes(orjson.dumps({"Findings": [chain.finding_json(archived=True)]}))
+    # Act
+    for path in [dump, export] if dump_first else [export, dump]:
+        load(loader, path)
+    # Assert
+    assert [row[3] for row in state(store)] == [True]
