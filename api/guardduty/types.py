@@ -153,11 +153,17 @@ class Finding:
         if self.user_type not in ("IAMUser", "Root") or not self.account_id:
             return None
         if self.user_type == "Root":
+            account = self.account_id
             return PrincipalRef(
-                PrincipalKind.ROOT, f"arn:aws:iam::{self.account_id}:root", "root", self.account_id
+                PrincipalKind.ROOT, f"arn:aws:iam::{account}:root", f"root ({account})", account
             )
-        arns = await run_in_threadpool(trail_reads.user_arns, info.context.store, [self.principal_id or ""])
-        arn = arns.get(self.principal_id or "") or f"arn:aws:iam::{self.account_id}:user/{self.user_name}"
+        # The user's ARN (with its path) from its own calls, else built from the name.
+        ids = [self.principal_id] if self.principal_id else []
+        arns = await run_in_threadpool(trail_reads.user_arns, info.context.store, ids)
+        arn = arns.get(self.principal_id or "")
+        if not arn and not self.user_name:
+            return None
+        arn = arn or f"arn:aws:iam::{self.account_id}:user/{self.user_name}"
         return PrincipalRef(PrincipalKind.IAM_USER, arn, arn.rsplit("/", 1)[-1], self.account_id)
 
     @field(description="The EC2 instance the finding names, when the store knows its sessions.")

@@ -197,3 +197,29 @@ def test_the_readme_question_1_query_answers_with_the_identity_center_user(
     assert [o["identifier"] for o in found["origins"]] == [HANA]
     assert found["sessions"][0]["chainGap"] is None
     assert len(found["apiCalls"]["edges"]) == 3
+
+
+def test_a_sample_finding_about_a_long_term_key_names_its_iam_user(
+    store: Store, loader: Loader, samples_dir: Path
+) -> None:
+    # Arrange: AWS's sample finding about an IAM user's access key (no session behind it)
+    folder = samples_dir / "guardduty" / "aws-samples_amazon-guardduty-automated-response-sample"
+    load_all(loader, [folder / "guardduty_iam_event.json"])
+    query = """{ finding(id: "30bf285e52a1e405084ff6ec28e06e17") {
+        type archived severityLabel sessions { accessKeyId } origins { kind identifier }
+        resources { kind id } remoteIps apiCall } }"""
+    # Act
+    with open_api(store) as api:
+        found = api.data(query)["finding"]
+    # Assert
+    assert found["sessions"] == []
+    assert found["origins"] == [
+        {"kind": "IAM_USER", "identifier": "arn:aws:iam::123456789012:user/GeneratedFindingUserName"}
+    ]
+    assert (found["archived"], found["severityLabel"], found["apiCall"]) == (
+        True,
+        "MEDIUM",
+        "GeneratedFindingAPIName",
+    )
+    assert {"kind": "AccessKey", "id": "GeneratedFindingAccessKeyId"} in found["resources"]
+    assert found["remoteIps"] == ["198.51.100.0"]
