@@ -65,7 +65,9 @@ def _row(row: Row) -> FindingRow:
     values[13] = int(values[13])
     values[14] = bool(values[14])
     values[24] = tuple(values[24])
-    values[25] = tuple((str(kind), str(ident)) for kind, ident in values[25])
+    # Named tuples come back as dicts (kind, id).
+    values[25] = tuple((str(r["kind"]), str(r["id"])) if isinstance(r, dict) else (str(r[0]), str(r[1]))
+                       for r in values[25])  # fmt: skip
     return FindingRow(*values)
 
 
