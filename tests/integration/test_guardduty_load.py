@@ -273,3 +273,21 @@ def test_an_archived_copy_of_the_same_moment_wins_in_any_order(
         load(loader, path)
     # Assert
     assert [row[3] for row in state(store)] == [True]
+
+
+def test_a_truncated_export_object_keeps_the_findings_before_the_break(
+    loader: Loader, store: Store, tmp_path: Path
+) -> None:
+    # Arrange: an export object of 200 findings whose gzip stream is cut short
+    findings = [{**chain.finding_json(), "id": f"{n:032x}"} for n in range(200)]
+    path = chain.write_export(tmp_path, findings, "cut")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) * 2 // 3])
+    # Act
+    ref, result = load(loader, path)
+    # Assert: what decoded loaded; the break is reported, never silent
+    assert result.status == PARTIAL
+    assert 0 < result.records_loaded < 200
+    assert any("gzip" in reason for _chunk, _position, reason, _excerpt in rejects(store, ref))
+    assert_reconciled(store, ref, result)
+    assert len(state(store)) == result.records_loaded
