@@ -18,6 +18,8 @@ every principal keeps stable habits (APIs, user agents, source addresses in one 
 
 Incidents sit in the last three days; `facts` (also `root/demo-facts.txt`) names them and the other
 answers tests and benchmarks check. `root/exports/` holds Organizations and Identity Store listings.
+GuardDuty findings about the incidents (ingest/demo_guardduty.py) sit in the security account's
+export and in `root/exports/guardduty-get-findings.json`.
 """
 
 from __future__ import annotations
