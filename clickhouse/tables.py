@@ -15,6 +15,8 @@ CLOUDTRAIL_LOAD_COUNTS: Final = "cloudtrail_load_counts"
 DIRECTORY_ACCOUNTS: Final = "directory_accounts"
 DIRECTORY_IDENTITY_CENTER_USERS: Final = "directory_identity_center_users"
 
+GUARDDUTY_FINDINGS: Final = "guardduty_findings"
+
 INGEST_OBJECTS: Final = "ingest_objects"
 INGEST_REJECTS: Final = "ingest_rejects"
 INGEST_JOBS: Final = "ingest_jobs"
@@ -24,6 +26,7 @@ RETAINED: Final[dict[str, str]] = {
     CLOUDTRAIL_EVENTS: "event_time",
     CLOUDTRAIL_ISSUANCES: "issued_at",
     CLOUDTRAIL_SESSIONS: "day",
+    GUARDDUTY_FINDINGS: "last_seen",
 }
 
 # Tables derived from cloudtrail_events by materialized views; `roletrail rebuild` refills them.
@@ -41,4 +44,5 @@ DATA_TABLES: Final = (
     STORE_META,
     DIRECTORY_ACCOUNTS,
     DIRECTORY_IDENTITY_CENTER_USERS,
+    GUARDDUTY_FINDINGS,
 )

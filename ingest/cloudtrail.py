@@ -331,7 +331,8 @@ _COMPACT_AT = 1 << 20
 
 
 _RESYNC_ATTEMPTS = 10_000
-_RECORD_KEYS = ("eventID", "eventName", "eventTime", "Records", "detail-type")
+# "schemaVersion": a GuardDuty finding (ingest.guardduty reads findings with the same reader).
+_RECORD_KEYS = ("eventID", "eventName", "eventTime", "Records", "detail-type", "schemaVersion")
 
 
 def _resync(text: str, pos: int) -> int:

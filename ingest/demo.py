@@ -18,6 +18,8 @@ every principal keeps stable habits (APIs, user agents, source addresses in one 
 
 Incidents sit in the last three days; `facts` (also `root/demo-facts.txt`) names them and the other
 answers tests and benchmarks check. `root/exports/` holds Organizations and Identity Store listings.
+GuardDuty findings about the incidents (ingest/demo_guardduty.py) sit in the security account's
+export and in `root/exports/guardduty-get-findings.json`.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
+from ingest.demo_guardduty import write_findings
 
 ORG = "o-rt7demo42x"
 MGMT, PROD, DEV, SEC, SHARED, DATA = (
@@ -2109,6 +2113,7 @@ class _Demo:
             "attacker_ip": ATTACKER_IP,
             "role_arn": instance.role.arn,
             "first_use": _iso(times[0]),
+            "last_use": _iso(times[-1]),
         }
 
     def hijacked_chain(self, hour: int) -> None:
@@ -2185,6 +2190,8 @@ class _Demo:
             "country": "RU",
             "usual_country": "NL",
             "created_access_key": new_key,
+            "first_use": _iso(t + 181),
+            "last_use": _iso(t + 314),
         }
 
     def impossible_travel(self, hour: int) -> None:
@@ -2209,6 +2216,7 @@ class _Demo:
             "ips": [h.ips[0], TRAVEL_IP],
             "countries": ["DE", "AU"],
             "minutes_apart": 8,
+            "travel_time": _iso(t + 480),
         }
 
 
@@ -2329,6 +2337,7 @@ def write_demo(
     }
     facts["principals"] = sorted(demo.org.principals.values(), key=lambda p: (p["kind"], p["identifier"]))
     _exports(root, demo)
+    write_findings(root, facts)
     root.mkdir(parents=True, exist_ok=True)
     (root / "demo-facts.txt").write_bytes(orjson.dumps(facts, option=orjson.OPT_INDENT_2))
     return DemoSummary(root, writer.files, writer.events, writer.bytes_written, facts)

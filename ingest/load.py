@@ -15,6 +15,7 @@ from ClickHouse's own classification (cloudtrail_load_counts), not assumed.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import logging
@@ -28,7 +29,7 @@ import orjson
 from clickhouse import tables
 from clickhouse.client import Store
 from clickhouse.errors import BadInput, StorageError
-from ingest import cloudtrail, directory
+from ingest import cloudtrail, directory, guardduty
 from ingest.cloudtrail import BadItem, Chunk, NoBoundary, RecordsFileChunker, Shape, TruncatedRecords
 from ingest.sources import NOT_LOADED, CorruptObject, LogType, ObjectRef, object_checksum, object_stream
 
@@ -102,6 +103,8 @@ class _Progress:
     # Entries of an operator export (accounts, Identity Center users) read and stored.
     export_read: int = 0
     export_loaded: int = 0
+    # The result of the loader of another log type that the content turned out to be.
+    delegated: LoadResult | None = None
 
 
 @dataclass(frozen=True)
@@ -205,6 +208,8 @@ class Loader:
                     results[index] = other(self, progress.ref, progress.load_id)
                 elif not self._try_batch(progress, batch):
                     self._load_stream(progress)
+                if progress.delegated is not None:
+                    results[index] = progress.delegated
                 # Bounded by the record text it holds (memory), not by stored (compressed) bytes.
                 if len(batch.members) >= BATCH_OBJECTS or batch.size >= self.chunk_bytes:
                     self._flush(batch)
@@ -262,6 +267,9 @@ class Loader:
         data = b"".join(_until_corrupt(stream.pieces(), progress))
         progress.bytes_read = stream.bytes_read
         progress.shape = cloudtrail.sniff(data[: 64 * 1024])
+        if progress.shape is Shape.JSON and guardduty.looks_like_findings(data[: 64 * 1024]):
+            self._delegate(progress, LogType.GUARDDUTY)
+            return True
         kind = directory.export_kind(data[:1024])
         if kind is not None and not progress.corrupt:
             self._load_export(progress, kind, data)
@@ -353,13 +361,20 @@ class Loader:
             bad = [BadItem(i, f"{kind} entry without an id", "") for i in range(unusable)]
             self._reject(progress, 0, bad)
 
+    def _delegate(self, progress: _Progress, log_type: LogType) -> None:
+        """Content of another log type than its name says (GuardDuty findings among trail files)."""
+        progress.ref = dataclasses.replace(progress.ref, log_type=log_type)
+        progress.delegated = OBJECT_LOADERS[log_type](self, progress.ref, progress.load_id)
+
     def _load_stream(self, progress: _Progress) -> None:
         stream = object_stream(progress.ref)
         pieces = _until_corrupt(stream.pieces(), progress)
         first = next(pieces, b"")
         progress.shape = cloudtrail.sniff(first)
         kind = directory.export_kind(first[:1024])
-        if kind is not None:
+        if progress.shape is Shape.JSON and guardduty.looks_like_findings(first):
+            self._delegate(progress, LogType.GUARDDUTY)
+        elif kind is not None:
             self._load_export(progress, kind, b"".join(itertools.chain([first], pieces)))
         else:
             self._load_pieces(progress, itertools.chain([first], pieces))
@@ -580,3 +595,7 @@ def _utc(value: Any) -> datetime | None:
     if not isinstance(value, datetime):
         return None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+# Loaders of other log types register themselves with register_loader when imported.
+from ingest import guardduty_load  # noqa: E402, F401

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from starlette.concurrency import run_in_threadpool
@@ -31,7 +31,11 @@ from api.errors import BadRequest
 from api.fields import field
 from api.pagination import PageInfo, cursor_time, decode_cursor, encode_cursor, page_size, storable_time
 
+if TYPE_CHECKING:
+    from api.guardduty.types import FindingConnection
+
 PrincipalKindEnum = strawberry.enum(PrincipalKind, name="PrincipalKind")
+FindingConnectionType = Annotated["FindingConnection", strawberry.lazy("api.guardduty.types")]
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 From = Annotated[datetime | None, strawberry.argument(name="from")]
 
@@ -197,6 +201,17 @@ class Principal:
         start, end = open_scope(from_, to)
         counts = await run_in_threadpool(reads.calls_by_api, info.context.store, keys, start, end)
         return [ApiCount(service=c.service, name=c.name, calls=c.calls, errors=c.errors) for c in counts]
+
+    @field(
+        description="GuardDuty findings about it: naming any credential chained from it, or itself (an "
+        "instance, an IAM user or root), newest activity first."
+    )
+    async def findings(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> FindingConnectionType:
+        from api.guardduty.types import principal_findings
+
+        return await principal_findings(info, self, first, after)
 
     @field(description="The roles its credentials were sessions of.")
     async def roles(self, info: Info) -> list[IamRole]:

@@ -452,14 +452,23 @@ def api_calls(
     end: datetime,
     first: int,
     after: tuple[datetime, str, str] | None,
+    event_name: str = "",
+    source_ips: Sequence[str] = (),
 ) -> Page[ApiCall]:
-    """Calls made with the given credentials in [start, end), oldest first; keyset-paginated."""
+    """Calls made with the given credentials in [start, end), oldest first; keyset-paginated.
+    Optionally only calls of one API (`event_name`) and from given addresses (a finding's action)."""
     where = [
         "session_key IN {keys:Array(String)}",
         "event_time >= {start:DateTime}",
         "event_time < {end:DateTime}",
     ]
     params: dict[str, object] = {"keys": list(keys), "start": start, "end": end, "limit": first + 1}
+    if event_name:
+        where.append("event_name = {name:String}")
+        params["name"] = event_name
+    if source_ips:
+        where.append("source_ip_address IN {ips:Array(String)}")
+        params["ips"] = list(source_ips)
     if after:
         where.append("(event_time, recipient_account_id, event_id) > ({t:DateTime}, {r:String}, {e:String})")
         params["t"], params["r"], params["e"] = after

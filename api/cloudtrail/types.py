@@ -21,8 +21,10 @@ UNTIL = datetime(2100, 1, 1, tzinfo=UTC)
 
 if TYPE_CHECKING:
     from api.cloudtrail.principal_types import Principal
+    from api.guardduty.types import Finding
 
 PrincipalType = Annotated["Principal", strawberry.lazy("api.cloudtrail.principal_types")]
+FindingType = Annotated["Finding", strawberry.lazy("api.guardduty.types")]
 
 
 @strawberry.type(description="One CloudTrail record made with a credential.")
@@ -266,6 +268,12 @@ class RoleSession:
     async def child_sessions(self, info: Info) -> list[RoleSession]:
         keys = await info.context.loaders.children.load(self.access_key_id) or []
         return await sessions_by_keys(info, keys)
+
+    @field(description="GuardDuty findings that name this credential's access key, newest activity first.")
+    async def findings(self, info: Info) -> list[FindingType]:
+        from api.guardduty.types import session_findings
+
+        return await session_findings(info, self.access_key_id)
 
     @field(
         description="Whether the credential can still be used now: its expiry is in the future, or unknown "

@@ -648,6 +648,48 @@ ENGINE = ReplacingMergeTree(exported_at)
 ORDER BY (identity_store_id, user_id)
 SETTINGS index_granularity = 8192;
 
+CREATE TABLE guardduty_findings
+(
+    `finding_id` String,
+    `account_id` LowCardinality(String),
+    `region` LowCardinality(String),
+    `partition` LowCardinality(String),
+    `arn` String,
+    `type` LowCardinality(String),
+    `title` String,
+    `description` String CODEC(ZSTD(3)),
+    `severity` Float64,
+    `created_at` DateTime64(3, 'UTC'),
+    `updated_at` DateTime64(3, 'UTC'),
+    `first_seen` DateTime('UTC'),
+    `last_seen` DateTime('UTC'),
+    `count` UInt64,
+    `archived` Bool,
+    `resource_type` LowCardinality(String),
+    `access_key_id` String,
+    `principal_id` String,
+    `user_name` String,
+    `user_type` LowCardinality(String),
+    `instance_id` String,
+    `action_type` LowCardinality(String),
+    `api_name` LowCardinality(String),
+    `api_service` LowCardinality(String),
+    `remote_ips` Array(String),
+    `resources` Array(Tuple(
+        kind LowCardinality(String),
+        id String)),
+    `object_id` String,
+    `raw` String CODEC(ZSTD(3)),
+    `version` UInt64,
+    INDEX idx_access_key_id access_key_id TYPE bloom_filter GRANULARITY 1,
+    INDEX idx_instance_id instance_id TYPE bloom_filter GRANULARITY 1,
+    INDEX idx_principal_id principal_id TYPE bloom_filter GRANULARITY 1
+)
+ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(created_at)
+ORDER BY finding_id
+SETTINGS ttl_only_drop_parts = 1, non_replicated_deduplication_window = 10000, index_granularity = 8192;
+
 CREATE TABLE ingest_jobs
 (
     `job_id` String,
