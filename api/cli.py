@@ -185,11 +185,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     store_settings = StoreSettings()
-    missing = [p for p in args.paths if not Path(p).exists()]
+    # s3://bucket/prefix is listed by the discovery (credentials from the standard AWS config).
+    missing = [p for p in args.paths if not p.startswith("s3://") and not Path(p).exists()]
     if missing:
         print(f"cannot read: {', '.join(missing)}", file=sys.stderr)
         return EXIT_IO
-    paths = [str(Path(p).resolve()) for p in args.paths]
+    paths = [p if p.startswith("s3://") else str(Path(p).resolve()) for p in args.paths]
     try:
         store = open_store(store_settings, owner=False)
     except StoreLocked:

@@ -134,8 +134,10 @@ def load_objects(job_id: str, refs: list[dict[str, Any]]) -> None:
     done = loader.done(listed) - _failed(loader, listed)
     objects = [ref for ref in listed if ref.object_id not in done]
     try:
+        s3.prefetch(objects)
         results = loader.load_many(objects, job_id) if objects else []
     finally:
+        s3.release(objects)
         _runtime.claims.release(loader.load_id(ref) for ref in listed)
     for result in results:
         log.info("%s %s: %s read, %s loaded, %s bad", result.status, result.uri, result.records_read,

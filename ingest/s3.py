@@ -19,9 +19,11 @@ never share an ETag in practice, so nothing is wrongly skipped.
 
 from __future__ import annotations
 
+import io
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, BinaryIO, cast
@@ -153,7 +155,54 @@ class _Body:
         self.close()
 
 
+# -- prefetch: the GETs of a load message run in parallel ---------------------------------------------
+
+# One GET is a round trip (tens of ms on S3, more across regions); a message loads up to 200 small
+# objects, so they are fetched concurrently before the loader reads them one by one. Memory is
+# bounded by the message (ingest.actors.BATCH_BYTES of stored bytes); large objects still stream.
+PREFETCH_MAX_BYTES = 4 * 1024 * 1024
+PREFETCH_THREADS = 16
+_prefetched: dict[str, tuple[bytes, str]] = {}
+_prefetch_lock = threading.Lock()
+
+
+def prefetch(refs: Iterable[ObjectRef]) -> None:
+    """Fetch the small S3 objects among refs concurrently; `open_s3` and the checksum use them
+    (a failed fetch is left to the normal path, which records the error). Call `release` after."""
+    small = [r for r in refs if r.source == S3_SOURCE and r.size <= PREFETCH_MAX_BYTES]
+    if not small:
+        return
+    with ThreadPoolExecutor(min(PREFETCH_THREADS, len(small)), thread_name_prefix="s3-get") as pool:
+        list(pool.map(_fetch, small))
+
+
+def _fetch(ref: ObjectRef) -> None:
+    bucket, key = split_uri(ref.uri)
+    try:
+        response = client(connection_of(bucket)).get_object(Bucket=bucket, Key=key)
+        data = response["Body"].read()
+    except (BotoCoreError, ClientError, ValueError):
+        return
+    etag = f"etag:{str(response['ETag']).strip(chr(34))}:{len(data)}"
+    with _prefetch_lock:
+        _prefetched[ref.uri] = (data, etag)
+
+
+def release(refs: Iterable[ObjectRef]) -> None:
+    with _prefetch_lock:
+        for ref in refs:
+            _prefetched.pop(ref.uri, None)
+
+
+def _cached(uri: str) -> tuple[bytes, str] | None:
+    with _prefetch_lock:
+        return _prefetched.get(uri)
+
+
 def open_s3(ref: ObjectRef) -> BinaryIO:
+    cached = _cached(ref.uri)
+    if cached is not None:
+        return io.BytesIO(cached[0])
     bucket, key = split_uri(ref.uri)
     try:
         response = client(connection_of(bucket)).get_object(Bucket=bucket, Key=key)
@@ -163,6 +212,9 @@ def open_s3(ref: ObjectRef) -> BinaryIO:
 
 
 def etag_checksum(ref: ObjectRef) -> str:
+    cached = _cached(ref.uri)
+    if cached is not None:
+        return cached[1]
     bucket, key = split_uri(ref.uri)
     try:
         head = client(connection_of(bucket)).head_object(Bucket=bucket, Key=key)
