@@ -77,9 +77,9 @@ def child(endpoint: str, threads: int) -> dict[str, Any]:
         status = backfill.backfill_status(store, requested.backfill_id)
         if status is not None and status.backfill.state == backfill.FINISHED:
             break
-        if not discovered and status and status.backfill.planned:
-            if status.parts_discovered >= status.backfill.parts_planned:
-                discovered = time.perf_counter() - started
+        listed = status is not None and status.backfill.planned
+        if listed and not discovered and status and status.parts_discovered >= status.backfill.parts_planned:
+            discovered = time.perf_counter() - started
         time.sleep(0.2)
     seconds = time.perf_counter() - started
     events = store.scalar(f"SELECT sum(records_loaded) FROM {tables.INGEST_OBJECTS} FINAL")
