@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -87,6 +88,7 @@ def child(endpoint: str, threads: int) -> dict[str, Any]:
     stop.set()
     workers.stop()
     store.close()
+    shutil.rmtree(data_dir, ignore_errors=True)
     return {
         "threads": threads,
         "seconds": seconds,

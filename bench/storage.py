@@ -9,6 +9,7 @@ listed, so tables added by other slices (flows, findings, rollups) show up witho
 from __future__ import annotations
 
 import argparse
+import shutil
 import tempfile
 from datetime import timedelta
 
@@ -65,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{total / 2**20 / events * 1e6:>14.2f}"
     )
     store.close()
+    shutil.rmtree(settings.data_dir, ignore_errors=True)
     return 0
 
 
