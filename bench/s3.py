@@ -53,6 +53,21 @@ def _upload(root: Path, endpoint: str) -> tuple[int, int]:
     return len(files), sum(p.stat().st_size for p in files)
 
 
+def server_ceiling(endpoint: str, root: Path, count: int = 1000) -> float:
+    """GETs/s the test server itself serves to the loader's concurrent prefetch (the upper bound
+    of objects/s any run here can reach)."""
+    from ingest import s3
+
+    s3.use_connection(BUCKET, s3.Connection(region="us-east-1", endpoint_url=endpoint))
+    files = [p for p in sorted((root / "AWSLogs").rglob("*")) if p.is_file()][:count]
+    refs = [s3.ref_of(BUCKET, str(p.relative_to(root)), p.stat().st_size) for p in files]
+    started = time.perf_counter()
+    for start in range(0, len(refs), 200):
+        s3.prefetch(refs[start : start + 200])
+        s3.release(refs[start : start + 200])
+    return len(refs) / (time.perf_counter() - started)
+
+
 def child(endpoint: str, threads: int) -> dict[str, Any]:
     """One measurement in this (fresh) process: a store, workers, a follow loop, one backfill."""
     from api.cli import open_store, start_follow, start_workers
@@ -124,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
         files, size = _upload(root, endpoint)
         print(f"S3 backfill from a moto server on loopback: {files:,} objects, {size / 2**20:.1f} MB, "
               f"demo of {args.events:,} events", flush=True)  # fmt: skip
+        print(
+            f"the server alone: {server_ceiling(endpoint, root):,.0f} GETs/s (16 concurrent, as the loader)"
+        )
         print(f"{'threads':>8} {'seconds':>8} {'listed':>7} {'parts':>6} {'objects':>8} {'events':>8} "
               f"{'objects/s':>10} {'events/s':>9}")  # fmt: skip
         for threads in args.threads:
