@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 PENDING = "pending"
 RUNNING = "running"
 FINISHED = "finished"
+FAILED = "failed"
 DISCOVERED = "discovered"
 EXPIRED = "expired"
 PAGE = 1000
@@ -79,13 +80,16 @@ class BackfillStatus:
     objects_already_loaded: int
     objects_loaded: int
     expired_parts: tuple[str, ...]
+    # Parts whose listing failed (after the queue's retries a later success replaces them).
+    parts_failed: int = 0
+    failed_parts: tuple[str, ...] = ()
 
     @property
     def finished(self) -> bool:
         b = self.backfill
         return (
             b.planned
-            and self.parts_discovered >= b.parts_planned
+            and self.parts_discovered + self.parts_failed >= b.parts_planned
             and self.objects_loaded >= self.objects_found
         )
 
@@ -95,10 +99,12 @@ class BackfillStatus:
             **data,
             "parts_discovered": self.parts_discovered,
             "parts_expired": self.parts_expired,
+            "parts_failed": self.parts_failed,
             "objects_found": self.objects_found,
             "objects_already_loaded": self.objects_already_loaded,
             "objects_loaded": self.objects_loaded,
             "expired_parts": list(self.expired_parts),
+            "failed_parts": list(self.failed_parts),
             "finished": self.finished,
         }
 
@@ -200,6 +206,19 @@ def part_name(stream: str, first: date, last: date) -> str:
 def plan(store: Store, backfill_id: str, send_part: SendPart) -> int:
     """List the source's streams and send one part per stream and month; returns the parts sent."""
     backfill, source = _load(store, backfill_id)
+    try:
+        return _plan(store, backfill, source, send_part)
+    except OSError as exc:
+        # The bucket cannot be listed (missing, refused): the backfill fails and says why.
+        log.warning("backfill %s: %s", backfill_id, exc)
+        note = f"{backfill.warning}; " if backfill.warning else ""
+        failed = {"state": FAILED, "warning": f"{note}cannot list the source: {exc}"[:1000]}
+        _save(store, Backfill(**{**asdict(backfill), **failed}))
+        return 0
+
+
+def _plan(store: Store, backfill: Backfill, source: SourceConfig, send_part: SendPart) -> int:
+    backfill_id = backfill.backfill_id
     sent = 0
     expired: list[list[Any]] = []
     for stream in s3.stream_prefixes(source.bucket, source.prefix):
@@ -227,23 +246,22 @@ def discover_part(
     found = already = 0
     page: list[ObjectRef] = []
     first_day, last_day = date.fromisoformat(first), date.fromisoformat(last)
-    for ref in s3.refs_for_days(source.bucket, stream, first_day, last_day):
-        page.append(ref)
-        if len(page) >= PAGE:
-            todo, done = enqueue(backfill.job_id, page)
-            found, already, page = found + todo, already + done, []
-    todo, done = enqueue(backfill.job_id, page)
+    name = part_name(stream, first_day, last_day)
+    try:
+        for ref in s3.refs_for_days(source.bucket, stream, first_day, last_day):
+            page.append(ref)
+            if len(page) >= PAGE:
+                todo, done = enqueue(backfill.job_id, page)
+                found, already, page = found + todo, already + done, []
+        todo, done = enqueue(backfill.job_id, page)
+    except OSError:
+        # Recorded so the backfill can end and show it; raised so that the queue retries.
+        row = [backfill_id, name, FAILED, first_day, last_day, found, already, datetime.now(UTC)]
+        store.insert(tables.INGEST_BACKFILL_PARTS, [row], _PART_COLUMNS)
+        raise
     found, already = found + todo, already + done
-    row = [
-        backfill_id,
-        part_name(stream, first_day, last_day),
-        DISCOVERED,
-        first_day,
-        last_day,
-        found,
-        already,
-    ]
-    store.insert(tables.INGEST_BACKFILL_PARTS, [[*row, datetime.now(UTC)]], _PART_COLUMNS)
+    row = [backfill_id, name, DISCOVERED, first_day, last_day, found, already, datetime.now(UTC)]
+    store.insert(tables.INGEST_BACKFILL_PARTS, [row], _PART_COLUMNS)
     return found, already
 
 
@@ -264,7 +282,7 @@ def backfill_status(store: Store, backfill_id: str) -> BackfillStatus | None:
         return None
     parts = store.rows(
         f"""SELECT status, count(), sum(objects_found), sum(objects_already_loaded),
-            groupArrayIf(100)(part, status = {{expired:String}})
+            groupArray(100)(part)
         FROM {tables.INGEST_BACKFILL_PARTS} FINAL
         WHERE backfill_id = {{id:String}}
           AND (status = {{expired:String}} OR updated_at >= {{run:DateTime64(3)}})
@@ -274,6 +292,7 @@ def backfill_status(store: Store, backfill_id: str) -> BackfillStatus | None:
     by_status = {str(r[0]): r for r in parts}
     discovered = by_status.get(DISCOVERED, (DISCOVERED, 0, 0, 0, []))
     expired = by_status.get(EXPIRED, (EXPIRED, 0, 0, 0, []))
+    failed = by_status.get(FAILED, (FAILED, 0, 0, 0, []))
     loaded = store.scalar(
         f"""SELECT count() FROM {tables.INGEST_OBJECTS} FINAL
         WHERE job_id = {{job:String}} AND loaded_at >= {{run:DateTime64(3)}}""",
@@ -287,6 +306,8 @@ def backfill_status(store: Store, backfill_id: str) -> BackfillStatus | None:
         objects_already_loaded=int(discovered[3]),
         objects_loaded=int(loaded or 0),
         expired_parts=tuple(sorted(str(p) for p in expired[4])),
+        parts_failed=int(failed[1]),
+        failed_parts=tuple(sorted(str(p) for p in failed[4])),
     )
 
 

@@ -140,6 +140,24 @@ def test_a_backfill_past_the_retention_warns_and_records_the_expired_parts(
     assert f"s3://{bucket.name}/{old}" not in ledger(store)
 
 
+def test_a_backfill_of_a_bucket_that_cannot_be_listed_fails_and_says_why(
+    store: Store, loader: Loader, s3_endpoint: str
+) -> None:
+    # Arrange: a source naming a bucket that does not exist
+    source = SourceConfig(
+        name="gone", bucket="no-such-bucket-here", endpoint_url=s3_endpoint, region="us-east-1"
+    )
+    save_source(store, source)
+    # Act
+    backfill_id = run_backfill(store, LoadAtOnce(loader), source, DAY.date(), DAY.date())
+    # Assert
+    status = backfill.backfill_status(store, backfill_id)
+    assert status is not None
+    assert status.backfill.state == backfill.FAILED
+    assert "cannot list the source" in status.backfill.warning
+    assert "not found" in status.backfill.warning
+
+
 def test_polling_picks_up_a_new_object_of_today(store: Store, loader: Loader, bucket: Bucket) -> None:
     # Arrange: yesterday's file known; the loop started (new streams are listed hourly, new
     # objects in known streams at every poll)
