@@ -24,6 +24,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -43,6 +44,8 @@ from ingest.sourcesconfig import SourceConfig, SourceError, connect, stored_sour
 log = logging.getLogger(__name__)
 
 STREAMS_REFRESH = timedelta(hours=1)
+POLL_THREADS = 8
+POLL_STREAMS_AT_ONCE = 32
 RECEIVE_BATCHES = 20
 _STATE_COLUMNS = (
     "source", "last_poll_at", "last_notification_at", "objects_enqueued", "notifications", "errors",
@@ -139,10 +142,18 @@ class Follower:
     def poll(self, source: SourceConfig, now: datetime) -> int:
         """Enqueue the objects of yesterday's and today's day prefixes not loaded yet."""
         today = now.astimezone(UTC).date()
+        streams = self.streams(source, now)
+
+        def listed(stream: str) -> list[ObjectRef]:
+            return list(s3.refs_for_days(source.bucket, stream, today - timedelta(days=1), today))
+
         enqueued = 0
-        for stream in self.streams(source, now):
-            page = list(s3.refs_for_days(source.bucket, stream, today - timedelta(days=1), today))
-            enqueued += self.enqueue(follow_job(source.name), page)[0]
+        # Listings are round trips: a few streams at a time in parallel, enqueued as they come
+        # (memory holds the objects of POLL_STREAMS_AT_ONCE streams, not of the whole source).
+        with ThreadPoolExecutor(POLL_THREADS, thread_name_prefix="s3-list") as pool:
+            for start in range(0, len(streams), POLL_STREAMS_AT_ONCE):
+                for page in pool.map(listed, streams[start : start + POLL_STREAMS_AT_ONCE]):
+                    enqueued += self.enqueue(follow_job(source.name), page)[0]
         self._note(source.name, polled=now, enqueued=enqueued)
         return enqueued
 
