@@ -17,7 +17,7 @@ import pytest
 
 from clickhouse import tables
 from clickhouse.client import Store
-from ingest import backfill
+from ingest import backfill, jobs
 from ingest.claims import RedisClaims
 from ingest.follow import Follower
 from ingest.load import Loader, LoadResult
@@ -26,7 +26,7 @@ from ingest.sourcesconfig import SourceConfig, save_source
 from tests.e2e.test_queue import running_queue
 from tests.s3fixtures import Bucket
 
-pytestmark = [pytest.mark.clickhouse, pytest.mark.redis]
+pytestmark = pytest.mark.clickhouse
 
 JOIN_TIMEOUT_MS = 120_000
 ACCOUNTS = ("111111111111", "222222222222", "333333333333", "444444444444")
@@ -63,6 +63,7 @@ def _wait(broker: dramatiq.Broker, actors: ModuleType) -> None:
     broker.join(actors.QUEUE, timeout=JOIN_TIMEOUT_MS)
 
 
+@pytest.mark.redis
 def test_two_workers_sharing_a_backlog_load_every_object_once(
     redis_queue: tuple[dramatiq.Broker, ModuleType, CountingLoader], store: Store, bucket: Bucket
 ) -> None:
@@ -90,6 +91,24 @@ def test_two_workers_sharing_a_backlog_load_every_object_once(
     assert all(status is not None and status.finished for status in statuses)
 
 
+def test_an_ingest_job_of_an_s3_uri_loads_the_objects_under_it(store: Store, bucket: Bucket) -> None:
+    # Arrange: two accounts; the job names one account's folder (the in-process queue, as the CLI)
+    wanted = bucket.put_trail(ACCOUNTS[0], "us-east-1", DAY)
+    bucket.put_trail(ACCOUNTS[1], "us-east-1", DAY)
+    uri = f"s3://{bucket.name}/AWSLogs/o-testorg0001/{ACCOUNTS[0]}/"
+    loader = CountingLoader(store)
+    with running_queue("", loader) as queue:
+        job_id = jobs.create_job(store, [uri], requested_by="e2e")
+        # Act
+        queue.run(job_id, [uri])
+    # Assert
+    status = jobs.job_status(store, job_id)
+    assert status is not None
+    assert (status.finished, status.objects_found, status.records_loaded) == (True, 1, 3)
+    assert loader.loaded == [f"s3://{bucket.name}/{wanted}"]
+
+
+@pytest.mark.redis
 def test_follow_driven_by_sqs_picks_up_a_new_object(
     redis_queue: tuple[dramatiq.Broker, ModuleType, CountingLoader],
     store: Store,
