@@ -5,6 +5,7 @@
     DELETE /admin/sources/{name}
     POST   /admin/backfills               {"source": name, "from": "2024-01-01", "to": "2024-12-31"}
     GET    /admin/backfills/{id}          progress, parts expired past the retention, finished
+    POST   /admin/backfills/{id}/restart  plan it again (the ledger skips what is loaded)
 
 A backfill is recorded here and started by a follow loop (the serving process's in the embedded
 mode, a worker's in the distributed one); a request reaching past the retention gets its warning
@@ -94,6 +95,15 @@ def source_routes(store: Store, retention_days: int) -> list[BaseRoute]:
         }
         return JSONResponse(answer, status_code=202)
 
+    async def restart_backfill(request: Request) -> Response:
+        restarted = await run_in_threadpool(
+            backfill.request_restart, store, request.path_params["backfill_id"]
+        )
+        if restarted is None:
+            return JSONResponse({"error": "no such backfill"}, status_code=404)
+        audit.info("backfill restart id=%s", restarted.backfill_id)
+        return JSONResponse({"backfill_id": restarted.backfill_id, "state": restarted.state}, status_code=202)
+
     async def get_backfill(request: Request) -> Response:
         status = await run_in_threadpool(backfill.backfill_status, store, request.path_params["backfill_id"])
         if status is None:
@@ -106,4 +116,5 @@ def source_routes(store: Store, retention_days: int) -> list[BaseRoute]:
         Route("/admin/sources/{name}", delete_source, methods=["DELETE"]),
         Route("/admin/backfills", post_backfill, methods=["POST"]),
         Route("/admin/backfills/{backfill_id}", get_backfill, methods=["GET"]),
+        Route("/admin/backfills/{backfill_id}/restart", restart_backfill, methods=["POST"]),
     ]

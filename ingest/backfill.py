@@ -189,6 +189,17 @@ def start(store: Store, backfill: Backfill, send_plan: Callable[[str], None]) ->
     return started
 
 
+def request_restart(store: Store, backfill_id: str) -> Backfill | None:
+    """Ask for a backfill to run again from its plan (a follow loop starts it): after its queue
+    lost its messages (a Redis without persistence restarted), a failure, or a raised retention."""
+    backfill = get_backfill(store, backfill_id)
+    if backfill is None:
+        return None
+    pending = Backfill(**{**asdict(backfill), "state": PENDING})
+    _save(store, pending)
+    return pending
+
+
 def months(first: date, last: date) -> Iterator[tuple[date, date]]:
     """(first, last) day of each calendar month the range touches, clipped to the range."""
     day = first

@@ -75,3 +75,19 @@ def test_a_backfill_past_the_retention_warns_before_it_starts(store: Store) -> N
         asked.json()["warning"],
     )
     assert unknown.status_code == 404
+
+
+def test_a_finished_backfill_can_be_asked_to_run_again(store: Store) -> None:
+    # Arrange
+    with _client(store) as http:
+        http.put("/admin/sources/org", json={"bucket": "acme-org-trail"}, headers=AUTH)
+        asked = http.post(
+            "/admin/backfills", json={"source": "org", "from": "2026-11-01", "to": "2026-11-02"}, headers=AUTH
+        ).json()
+        # Act
+        restarted = http.post(f"/admin/backfills/{asked['backfill_id']}/restart", headers=AUTH)
+        missing = http.post("/admin/backfills/nope/restart", headers=AUTH)
+    # Assert: pending again, for a follow loop to plan
+    assert restarted.status_code == 202
+    assert restarted.json() == {"backfill_id": asked["backfill_id"], "state": "pending"}
+    assert missing.status_code == 404
