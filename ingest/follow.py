@@ -195,7 +195,11 @@ class Follower:
                 log.info("source %s: notification for %s/%s outside the source", source.name, notice.bucket,
                          notice.key)  # fmt: skip
                 continue
-            refs.append(self._ref(notice))
+            try:
+                refs.append(self._ref(notice))
+            except (FileNotFoundError, PermissionError) as exc:
+                # Gone or refused: retrying the message cannot help; the source shows the error.
+                self._note(source.name, error=f"notified object {notice.bucket}/{notice.key}: {exc}")
         return refs
 
     @staticmethod
