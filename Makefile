@@ -39,6 +39,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.reads
 	$(BIN)/python -m bench.guardduty
+	$(BIN)/python -m bench.s3
+	$(BIN)/python -m bench.storage
 
 clean:
 	rm -rf $(VENV) .roletrail

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
@@ -29,6 +29,7 @@ from api.context import Context
 from api.export import export_endpoint
 from api.graphiql import STATIC_DIR, graphiql_page
 from api.loaders import Loaders
+from api.metrics import metrics_endpoint
 from api.permissions import ADMIN, TokenCheck
 from api.persisted import PersistedQueries, QueryCache
 from api.schema import build_schema
@@ -134,6 +135,7 @@ def create_app(
     enqueue: Enqueue | None = None,
     source_roots: tuple[Path, ...] = (),
     job_status: Callable[[Store, str], Any] | None = None,
+    extra_routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
     """Build the app on an open store. Ingest endpoints answer only when `enqueue` is given."""
 
@@ -195,6 +197,9 @@ def create_app(
         Route("/graphiql", graphiql_page, name="graphiql"),
         Route("/admin/ingest", ingest, methods=["POST"]),
         Route("/admin/jobs/{job_id}", job),
+        # Any valid token (read scope is enough): see api.metrics.
+        Route("/metrics", metrics_endpoint(store), methods=["GET"]),
+        *extra_routes,
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     return Starlette(routes=routes, middleware=middleware)

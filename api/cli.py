@@ -34,6 +34,8 @@ from clickhouse.errors import StorageError, StoreLocked
 from clickhouse.settings import StoreSettings
 from ingest import jobs
 from ingest.broker import setup_broker
+from ingest.claims import Claims, claims_for
+from ingest.follow import Follower
 from ingest.load import Loader
 from ingest.settings import IngestSettings
 
@@ -60,6 +62,7 @@ class Workers:
     broker: dramatiq.Broker
     worker: dramatiq.Worker
     actors: ModuleType
+    claims: Claims
 
     def submit(self, store: Store, paths: list[str], requested_by: str) -> str:
         job_id = jobs.create_job(store, paths, requested_by)
@@ -76,10 +79,27 @@ def start_workers(store: Store, store_settings: StoreSettings, ingest_settings: 
     # Actors bind to the broker current when they are declared: (re)load them after setup_broker.
     loaded = sys.modules.get("ingest.actors")
     actors = importlib.reload(loaded) if loaded else importlib.import_module("ingest.actors")
-    actors.configure(Loader(store, store_settings.retention_days))
+    claims = claims_for(ingest_settings.redis_url)
+    actors.configure(
+        Loader(store, store_settings.retention_days), claims, ingest_settings.load_time_limit_seconds
+    )
     worker = dramatiq.Worker(broker, worker_threads=ingest_settings.worker_threads)
     worker.start()
-    return Workers(broker, worker, actors)
+    return Workers(broker, worker, actors, claims)
+
+
+def start_follow(store: Store, workers: Workers, settings: IngestSettings) -> threading.Event:
+    """Run the follow loop of the configured S3 sources in a thread; set the event to stop it."""
+    follower = Follower(
+        store,
+        workers.claims,
+        workers.actors.enqueue_refs,
+        workers.actors.plan_backfill.send,
+        settings.sources_file,
+        # Without Redis the queue died with the previous process: its running backfills start again.
+        resume_running=not settings.redis_url,
+    )
+    return follower.start_thread(settings.follow_tick_seconds)[1]
 
 
 def wait_for_job(store: Store, job_id: str, interactive: bool) -> jobs.JobStatus:
@@ -165,11 +185,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     store_settings = StoreSettings()
-    missing = [p for p in args.paths if not Path(p).exists()]
+    # s3://bucket/prefix is listed by the discovery (credentials from the standard AWS config).
+    missing = [p for p in args.paths if not p.startswith("s3://") and not Path(p).exists()]
     if missing:
         print(f"cannot read: {', '.join(missing)}", file=sys.stderr)
         return EXIT_IO
-    paths = [str(Path(p).resolve()) for p in args.paths]
+    paths = [p if p.startswith("s3://") else str(Path(p).resolve()) for p in args.paths]
     try:
         store = open_store(store_settings, owner=False)
     except StoreLocked:
@@ -227,11 +248,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
         return EXIT_IO
     store = open_store(store_settings, owner=False)
     workers = start_workers(store, store_settings, ingest_settings)
+    follow = start_follow(store, workers, ingest_settings)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     print(f"worker running with {ingest_settings.worker_threads} threads", file=sys.stderr)
     stop.wait()
+    follow.set()
     workers.stop()
     store.close()
     return 0
@@ -241,6 +264,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import create_app
+    from api.sources_admin import source_routes
 
     store_settings = StoreSettings()
     api_settings = ApiSettings()
@@ -252,6 +276,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     tokens = api_settings.api_tokens or (load_or_create_token(store_settings.data_dir),)
     store = open_store(store_settings, owner=store_settings.embedded)
     workers = start_workers(store, store_settings, ingest_settings) if args.workers else None
+    follow = start_follow(store, workers, ingest_settings) if workers else None
     host, port = args.host or api_settings.host, args.port or api_settings.port
     url = f"http://{host}:{port}"
     with _server_file(store_settings, url, tokens[0]):
@@ -264,6 +289,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             enqueue=(lambda paths, who: workers.submit(store, paths, who)) if workers else None,
             source_roots=ingest_settings.source_roots,
             job_status=jobs.job_status,
+            extra_routes=source_routes(store, store_settings.retention_days),
         )
         print(f"roletrail serving GraphQL at {url}/graphql (GraphiQL: {url}/graphiql#token={tokens[0]})")
         print(f"API token: {tokens[0]}")
@@ -271,6 +297,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         try:
             uvicorn.run(app, host=host, port=port, log_level="info")
         finally:
+            if follow:
+                follow.set()
             if workers:
                 workers.stop()
             store.close()

@@ -21,9 +21,10 @@ from api.cloudtrail.principal_types import ALL_PRINCIPAL_TYPES
 from api.cloudtrail.schema import Query as CloudTrailQuery
 from api.errors import ErrorMasking, log_errors, request_id_of
 from api.guardduty.schema import Query as GuardDutyQuery
+from api.health.schema import Query as HealthQuery
 from api.settings import ApiSettings
 
-Query = merge_types("Query", (CloudTrailQuery, GuardDutyQuery))
+Query = merge_types("Query", (CloudTrailQuery, GuardDutyQuery, HealthQuery))
 SDL_PATH = Path(__file__).resolve().parent / "schema.graphql"
 
 

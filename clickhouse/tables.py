@@ -20,6 +20,10 @@ GUARDDUTY_FINDINGS: Final = "guardduty_findings"
 INGEST_OBJECTS: Final = "ingest_objects"
 INGEST_REJECTS: Final = "ingest_rejects"
 INGEST_JOBS: Final = "ingest_jobs"
+INGEST_SOURCES: Final = "ingest_sources"
+INGEST_BACKFILLS: Final = "ingest_backfills"
+INGEST_BACKFILL_PARTS: Final = "ingest_backfill_parts"
+INGEST_SOURCE_STATE: Final = "ingest_source_state"
 
 # Event-like tables and the time column their TTL is on (ROLETRAIL_RETENTION_DAYS applies to each).
 RETAINED: Final[dict[str, str]] = {
@@ -45,4 +49,8 @@ DATA_TABLES: Final = (
     DIRECTORY_ACCOUNTS,
     DIRECTORY_IDENTITY_CENTER_USERS,
     GUARDDUTY_FINDINGS,
+    INGEST_SOURCES,
+    INGEST_BACKFILLS,
+    INGEST_BACKFILL_PARTS,
+    INGEST_SOURCE_STATE,
 )

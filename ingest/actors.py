@@ -1,5 +1,6 @@
-"""Dramatiq actors: discover objects under paths, load a batch of objects. Messages carry references
-(source, URI, size, kind), never log bodies.
+"""Dramatiq actors: discover objects under paths, load a batch of objects, plan and discover the
+parts of an S3 backfill (ingest.backfill). Messages carry references (source, URI, size, kind),
+never log bodies.
 
 Import after ingest.broker.setup_broker(); call configure() once per process before the worker
 starts, so that the actors know the store and the retention.
@@ -8,14 +9,16 @@ starts, so that the actors know the store and the retention.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import dramatiq
 
-from ingest import jobs
-from ingest.load import BATCH_OBJECTS, SMALL_OBJECT_BYTES, Loader
+from clickhouse import tables
+from ingest import backfill, jobs, s3
+from ingest.claims import Claims, MemoryClaims
+from ingest.load import BATCH_OBJECTS, FAILED, SMALL_OBJECT_BYTES, Loader
 from ingest.sources import LogType, ObjectRef, walk
 
 log = logging.getLogger(__name__)
@@ -29,13 +32,17 @@ DISCOVER_PAGE = 1000
 @dataclass
 class _Runtime:
     loader: Loader | None = None
+    claims: Claims = field(default_factory=MemoryClaims)
+    claim_seconds: int = 3600
 
 
 _runtime = _Runtime()
 
 
-def configure(loader: Loader) -> None:
+def configure(loader: Loader, claims: Claims | None = None, claim_seconds: int = 3600) -> None:
     _runtime.loader = loader
+    _runtime.claims = claims or MemoryClaims()
+    _runtime.claim_seconds = claim_seconds
 
 
 def _loader() -> Loader:
@@ -69,12 +76,12 @@ def discover_objects(job_id: str, paths: list[str]) -> None:
     loader = _loader()
     seen: set[str] = set()
     found = already = 0
-    missing = [path for path in paths if not Path(path).exists()]
+    missing = [path for path in paths if not path.startswith(s3.SCHEME) and not Path(path).exists()]
     page: list[ObjectRef] = []
     for path in paths:
         if path in missing:
             continue
-        for ref in walk(Path(path)):
+        for ref in s3.walk_uri(path) if path.startswith(s3.SCHEME) else walk(Path(path)):
             if ref.object_id in seen:
                 continue  # overlapping paths (a folder and its subfolder) name an object once
             seen.add(ref.object_id)
@@ -88,11 +95,21 @@ def discover_objects(job_id: str, paths: list[str]) -> None:
 
 
 def _enqueue(loader: Loader, job_id: str, refs: list[ObjectRef], found: int, already: int) -> tuple[int, int]:
+    todo, done = enqueue_refs(job_id, refs)
+    return found + todo, already + done
+
+
+def enqueue_refs(job_id: str, refs: list[ObjectRef]) -> tuple[int, int]:
+    """Enqueue loads of the refs neither loaded (ledger) nor already on their way (claimed by
+    another discovery); returns (enqueued, skipped)."""
+    loader = _loader()
     done = loader.done(refs)
-    todo = [ref for ref in refs if ref.object_id not in done]
+    fresh = [ref for ref in refs if ref.object_id not in done]
+    claimed = _runtime.claims.claim([loader.load_id(ref) for ref in fresh], _runtime.claim_seconds)
+    todo = [ref for ref in fresh if loader.load_id(ref) in claimed]
     for group in batches(todo):
         load_objects.send(job_id, [_message(ref) for ref in group])
-    return found + len(todo), already + len(refs) - len(todo)
+    return len(todo), len(refs) - len(todo)
 
 
 def _message(ref: ObjectRef) -> dict[str, Any]:
@@ -110,7 +127,43 @@ def _message(ref: ObjectRef) -> dict[str, Any]:
 )
 def load_objects(job_id: str, refs: list[dict[str, Any]]) -> None:
     """Load objects; each outcome (counts, errors) goes to the ledger."""
-    objects = [ObjectRef(**{**fields, "log_type": LogType(fields["log_type"])}) for fields in refs]
-    for result in _loader().load_many(objects, job_id):
+    loader = _loader()
+    listed = [ObjectRef(**{**fields, "log_type": LogType(fields["log_type"])}) for fields in refs]
+    # A redelivered message (a worker died after loading) finds its objects in the ledger; a retry
+    # after a failure loads them again.
+    done = loader.done(listed) - _failed(loader, listed)
+    objects = [ref for ref in listed if ref.object_id not in done]
+    try:
+        s3.prefetch(objects)
+        results = loader.load_many(objects, job_id) if objects else []
+    finally:
+        s3.release(objects)
+        _runtime.claims.release(loader.load_id(ref) for ref in listed)
+    for result in results:
         log.info("%s %s: %s read, %s loaded, %s bad", result.status, result.uri, result.records_read,
                  result.records_loaded, result.records_bad)  # fmt: skip
+
+
+def _failed(loader: Loader, refs: list[ObjectRef]) -> set[str]:
+    rows = loader.store.rows(
+        f"""SELECT object_id FROM {tables.INGEST_OBJECTS} FINAL
+        WHERE object_id IN {{ids:Array(String)}} AND status = {{failed:String}}""",
+        {"ids": [ref.object_id for ref in refs], "failed": FAILED},
+    )
+    return {str(row[0]) for row in rows}
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=3, time_limit=60 * 60 * 1000, throws=(LookupError,))
+def plan_backfill(backfill_id: str) -> None:
+    """List a backfill's streams and send one discovery per stream and month."""
+    backfill.plan(_loader().store, backfill_id, _send_part)
+
+
+def _send_part(backfill_id: str, stream: str, first: str, last: str) -> None:
+    discover_backfill_part.send(backfill_id, stream, first, last)
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=3, time_limit=60 * 60 * 1000, throws=(LookupError,))
+def discover_backfill_part(backfill_id: str, stream: str, first: str, last: str) -> None:
+    """List the day prefixes of one backfill part and enqueue the objects not loaded yet."""
+    backfill.discover_part(_loader().store, backfill_id, stream, first, last, enqueue_refs)

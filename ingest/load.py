@@ -19,6 +19,7 @@ import dataclasses
 import hashlib
 import itertools
 import logging
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -195,6 +196,7 @@ class Loader:
         objects it hit and then raised, so that the queue retries them.
         """
         progresses = [_Progress(ref, self.load_id(ref)) for ref in refs]
+        self._fresh_load_ids(progresses)
         results: dict[int, LoadResult] = {}
         batch = _Batch()
         try:
@@ -226,6 +228,23 @@ class Loader:
                 results[index] = self._result(progress, counts.get(progress.load_id, _Counts()))
         self._record(job_id, [(progresses[i], results[i]) for i in range(len(progresses))])
         return [results[i] for i in range(len(progresses))]
+
+    def _fresh_load_ids(self, progresses: list[_Progress]) -> None:
+        """A load cut short (a crash, a failed insert) left rows counted under its load id; the next
+        attempt takes a new id, so that the counts it reconciles are its own."""
+        ids = [p.load_id for p in progresses]
+        rows = self.store.rows(
+            f"""SELECT DISTINCT object_id FROM {tables.CLOUDTRAIL_LOAD_COUNTS}
+            WHERE object_id IN {{ids:Array(String)}}
+            UNION DISTINCT
+            SELECT DISTINCT object_id FROM {tables.INGEST_REJECTS}
+            WHERE object_id IN {{ids:Array(String)}}""",
+            {"ids": ids},
+        )
+        used = {str(row[0]) for row in rows}
+        for progress in progresses:
+            if progress.load_id in used:
+                progress.load_id = f"{progress.load_id}:{uuid.uuid4().hex[:12]}"
 
     def _mark_duplicates(self, progresses: list[_Progress]) -> None:
         """Hash each object's stored bytes; one already loaded under another name is a duplicate."""

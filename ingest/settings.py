@@ -18,6 +18,10 @@ class IngestSettings(BaseSettings):
     # Folders under which the API's ingest endpoint may read; nothing else on the server is readable.
     source_roots: Annotated[tuple[Path, ...], NoDecode] = ()
     load_time_limit_seconds: int = Field(default=3600, ge=10)
+    # S3 sources to follow (TOML, see ingest.sourcesconfig); more can be added through the admin API.
+    sources_file: Path | None = None
+    # How often the follow loop looks at the sources (each source has its own poll interval).
+    follow_tick_seconds: float = Field(default=10.0, gt=0)
 
     @field_validator("source_roots", mode="before")
     @classmethod

@@ -32,6 +32,9 @@ TEST_DATABASE = "roletrail_test"
 # Parallel checkouts on one machine can each take their own database.
 REDIS_URL = os.environ.get("ROLETRAIL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
+# The S3/SQS test server and bucket fixtures (moto in server mode).
+pytest_plugins = ("tests.s3fixtures",)
+
 # Fixtures that reach the engine; requesting any of them needs @pytest.mark.clickhouse.
 ENGINE_FIXTURES = frozenset({"store_settings", "migrated_store", "store", "loader", "truncate_store"})
 

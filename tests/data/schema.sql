@@ -690,6 +690,42 @@ PARTITION BY toYYYYMM(created_at)
 ORDER BY finding_id
 SETTINGS ttl_only_drop_parts = 1, non_replicated_deduplication_window = 10000, index_granularity = 8192;
 
+CREATE TABLE ingest_backfill_parts
+(
+    `backfill_id` String,
+    `part` String,
+    `status` LowCardinality(String),
+    `first_day` Date,
+    `last_day` Date,
+    `objects_found` UInt64,
+    `objects_already_loaded` UInt64,
+    `updated_at` DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(updated_at)
+ORDER BY (backfill_id, part)
+SETTINGS index_granularity = 8192;
+
+CREATE TABLE ingest_backfills
+(
+    `backfill_id` String,
+    `job_id` String,
+    `source` String,
+    `first_day` Date,
+    `last_day` Date,
+    `retention_days` UInt32,
+    `expired_before` Nullable(Date),
+    `warning` String,
+    `state` LowCardinality(String),
+    `planned` Bool,
+    `parts_planned` UInt32,
+    `run_started_at` DateTime64(3, 'UTC'),
+    `created_at` DateTime64(3, 'UTC'),
+    `updated_at` DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(updated_at)
+ORDER BY backfill_id
+SETTINGS index_granularity = 8192;
+
 CREATE TABLE ingest_jobs
 (
     `job_id` String,
@@ -747,6 +783,41 @@ ENGINE = MergeTree
 PARTITION BY toYYYYMM(recorded_at)
 ORDER BY (object_id, chunk, position)
 SETTINGS ttl_only_drop_parts = 1, non_replicated_deduplication_window = 10000, index_granularity = 8192;
+
+CREATE TABLE ingest_source_state
+(
+    `source` String,
+    `last_poll_at` Nullable(DateTime64(3, 'UTC')),
+    `last_notification_at` Nullable(DateTime64(3, 'UTC')),
+    `objects_enqueued` UInt64,
+    `notifications` UInt64,
+    `errors` UInt64,
+    `last_error` String,
+    `last_error_at` Nullable(DateTime64(3, 'UTC')),
+    `updated_at` DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(updated_at)
+ORDER BY source
+SETTINGS index_granularity = 8192;
+
+CREATE TABLE ingest_sources
+(
+    `name` String,
+    `origin` LowCardinality(String),
+    `bucket` String,
+    `prefix` String,
+    `queue_url` String,
+    `poll` Bool,
+    `poll_interval_seconds` UInt32,
+    `profile` String,
+    `region` String,
+    `endpoint_url` String,
+    `deleted` Bool,
+    `updated_at` DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(updated_at)
+ORDER BY name
+SETTINGS index_granularity = 8192;
 
 CREATE TABLE store_meta
 (

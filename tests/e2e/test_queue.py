@@ -12,6 +12,7 @@ import importlib
 import shutil
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -24,6 +25,7 @@ from clickhouse import tables
 from clickhouse.client import Store
 from ingest import jobs
 from ingest.broker import setup_broker
+from ingest.claims import Claims
 from ingest.load import Loader
 from ingest.settings import IngestSettings
 
@@ -61,13 +63,21 @@ def _import_actors() -> ModuleType:
 def queue(request: pytest.FixtureRequest, loader: Loader) -> Iterator[Queue]:
     """A broker from settings, the actors declared on it and configured with the loader, a running worker."""
     redis_url = request.getfixturevalue("redis_url") if request.param == "redis" else ""
+    with running_queue(redis_url, loader) as running:
+        yield running
+
+
+@contextmanager
+def running_queue(redis_url: str, loader: Loader, claims: Claims | None = None) -> Iterator[Queue]:
+    """The broker of these settings with the actors on it, configured with loader and claims, and a
+    running two-thread worker; afterwards dramatiq and ingest.actors are left as they were."""
     previous_broker = dramatiq.broker.global_broker
     actors_were_imported = "ingest.actors" in sys.modules
     broker = setup_broker(IngestSettings(redis_url=redis_url))
     worker: dramatiq.Worker | None = None
     try:
         actors = _import_actors()
-        actors.configure(loader)
+        actors.configure(loader, claims)
         worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
         worker.start()
         yield Queue(broker, actors, worker)

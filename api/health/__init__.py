@@ -1,0 +1,1 @@
+"""Ingest health and coverage: what was loaded from where, and what is missing."""
