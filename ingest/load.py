@@ -580,3 +580,7 @@ def _utc(value: Any) -> datetime | None:
     if not isinstance(value, datetime):
         return None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+# Loaders of other log types register themselves on import (after the names they use exist).
+from ingest import flowlog_load  # noqa: E402,F401

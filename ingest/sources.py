@@ -40,7 +40,6 @@ NOT_LOADED = frozenset(
     {
         LogType.CLOUDTRAIL_DIGEST,
         LogType.CLOUDTRAIL_INSIGHT,
-        LogType.FLOWLOGS,
         LogType.GUARDDUTY,
         LogType.UNSUPPORTED,
     }
