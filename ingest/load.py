@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -80,6 +80,31 @@ OBJECT_LOADERS: dict[LogType, ObjectLoader] = {}
 
 def register_loader(log_type: LogType, load: ObjectLoader) -> None:
     OBJECT_LOADERS[log_type] = load
+
+
+# Operator exports of other slices (an EC2 inventory) are JSON files outside the log layouts, told
+# apart by their first bytes: sniff(head) is true for the exports `load` reads.
+CONTENT_LOADERS: list[tuple[Callable[[bytes], object], ObjectLoader]] = []
+
+
+def register_content_loader(sniff: Callable[[bytes], object], load: ObjectLoader) -> None:
+    CONTENT_LOADERS.append((sniff, load))
+
+
+def content_loader(ref: ObjectRef) -> ObjectLoader | None:
+    """The loader of an operator export, for a JSON file that is not a delivered log file."""
+    name = ref.uri.rsplit("/", 1)[-1]
+    if not CONTENT_LOADERS or "_CloudTrail" in name or ref.log_type is not LogType.CLOUDTRAIL:
+        return None
+    pieces = object_stream(ref).pieces()
+    try:
+        head = next(pieces, b"")[:4096]
+    except CorruptObject:
+        return None
+    finally:
+        if isinstance(pieces, Generator):
+            pieces.close()
+    return next((load for sniff, load in CONTENT_LOADERS if sniff(head)), None)
 
 
 @dataclass
@@ -203,6 +228,8 @@ class Loader:
                     results[index] = self._duplicate(progress)
                 elif (other := OBJECT_LOADERS.get(progress.ref.log_type)) is not None:
                     results[index] = other(self, progress.ref, progress.load_id)
+                elif (export := content_loader(progress.ref)) is not None:
+                    results[index] = export(self, progress.ref, progress.load_id)
                 elif not self._try_batch(progress, batch):
                     self._load_stream(progress)
                 # Bounded by the record text it holds (memory), not by stored (compressed) bytes.
@@ -583,4 +610,4 @@ def _utc(value: Any) -> datetime | None:
 
 
 # Loaders of other log types register themselves on import (after the names they use exist).
-from ingest import flowlog_load  # noqa: E402,F401
+from ingest import flowlog_load, inventory_load  # noqa: E402,F401
