@@ -34,6 +34,8 @@ from typing import Any
 
 import orjson
 
+from ingest.demo_flowlogs import write_demo_flows
+
 ORG = "o-rt7demo42x"
 MGMT, PROD, DEV, SEC, SHARED, DATA = (
     "111111111111", "222222222222", "333333333333", "444444444444", "555555555555", "666666666666",
@@ -2329,6 +2331,7 @@ def write_demo(
     }
     facts["principals"] = sorted(demo.org.principals.values(), key=lambda p: (p["kind"], p["identifier"]))
     _exports(root, demo)
+    write_demo_flows(root, demo, start, end, facts)
     root.mkdir(parents=True, exist_ok=True)
     (root / "demo-facts.txt").write_bytes(orjson.dumps(facts, option=orjson.OPT_INDENT_2))
     return DemoSummary(root, writer.files, writer.events, writer.bytes_written, facts)

@@ -11,11 +11,13 @@ format with instance-id and flow-direction, so both code paths are exercised.
 from __future__ import annotations
 
 import gzip
+import json
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 WINDOW = timedelta(minutes=5)
 DEFAULT_HEADER = (
@@ -26,6 +28,8 @@ CUSTOM_HEADER = (
     "version account-id interface-id instance-id srcaddr dstaddr srcport dstport protocol packets bytes "
     "start end action log-status flow-direction vpc-id subnet-id"
 )
+# Seconds of a window in which flows start (a five-minute file holds flows of its window).
+_SPAN = [240]
 SERVICE_PORTS = (443, 443, 443, 443, 80, 53, 123, 5432, 6379, 22)
 
 
@@ -74,6 +78,7 @@ def write_flow_logs(
     region: str = "us-east-1",
     seed: int = 7,
     extra: dict[datetime, list[tuple[FlowInterface, str, int, int, str]]] | None = None,
+    window_length: timedelta = WINDOW,
 ) -> FlowSummary:
     """Write one file per flow log and window from start to end under root/AWSLogs.
 
@@ -81,6 +86,7 @@ def write_flow_logs(
     in the window that starts at the given time: the demo's story (an exfiltration, a new peer).
     """
     rnd = random.Random(seed)
+    _SPAN[0] = max(60, int(window_length.total_seconds()) - 60)
     summary = FlowSummary()
     by_account: dict[str, list[FlowInterface]] = {}
     for interface in interfaces:
@@ -95,7 +101,7 @@ def write_flow_logs(
                 if interface.account_id == account:
                     lines.extend(_connection(rnd, interface, remote, port, 6, window, custom, sent, action))
             _write(root, summary, account, region, window, custom, lines)
-        window += WINDOW
+        window += window_length
         index += 1
     return summary
 
@@ -120,7 +126,7 @@ def _window_lines(
 
 
 def _times(rnd: random.Random, window: datetime) -> tuple[int, int]:
-    begin = int(window.timestamp()) + rnd.randrange(240)
+    begin = int(window.timestamp()) + rnd.randrange(_SPAN[0])  # within the window
     return begin, begin + rnd.randrange(5, 60)
 
 
@@ -208,3 +214,59 @@ def window_start(moment: datetime) -> datetime:
     """The five-minute window a moment falls in (the key of `extra`)."""
     moment = moment.astimezone(UTC).replace(second=0, microsecond=0)
     return moment - timedelta(minutes=moment.minute % 5)
+
+
+def write_demo_flows(root: Path, demo: Any, start: datetime, end: datetime, facts: dict[str, Any]) -> None:
+    """Flow logs of the demo organisation's instances over the demo window, an inventory of them
+    (`exports/ec2-describe-instances.json`) and, on the exfiltration day, the instance's
+    connection to the attacker: what `instance(id)` shows as a new remote address."""
+    rnd = random.Random(17)
+    interfaces = []
+    for n, instance in enumerate(demo.instances):
+        habits = instance.h
+        interfaces.append(
+            FlowInterface(
+                instance_id=instance.instance_id,
+                interface_id="eni-0" + instance.instance_id[2:],
+                private_ip=habits.private_ip or f"10.20.1.{11 + n}",
+                account_id=instance.role.account,
+                peers=random_peers(rnd, 12),
+                clients=tuple((f"203.0.113.{rnd.randrange(1, 255)}", 443) for _ in range(6)),
+            )
+        )
+    extra: dict[datetime, list[tuple[FlowInterface, str, int, int, str]]] = {}
+    incident = facts.get("instance_credential_exfiltration")
+    if incident:
+        victim = next(i for i in interfaces if i.instance_id == incident["instance_id"])
+        moment = datetime.fromisoformat(incident["first_use"].replace("Z", "+00:00")) - timedelta(hours=1)
+        slot = start + (moment - start) // timedelta(hours=6) * timedelta(hours=6)
+        extra[slot] = [(victim, incident["attacker_ip"], 4444, 48_000_000, "ACCEPT")]
+        incident["flow_log_peer"] = f"{incident['attacker_ip']}:4444"
+    region = demo.instances[0].h.regions[0] if demo.instances else "us-east-1"
+    summary = write_flow_logs(
+        root, interfaces, start, end, records_per_window=240, region=region, extra=extra,
+        # One file per six hours keeps the demo to 120 flow files (each file is one INSERT).
+        window_length=timedelta(hours=6),
+    )  # fmt: skip
+    inventory = {
+        "Reservations": [
+            {
+                "OwnerId": i.account_id,
+                "Instances": [{
+                    "InstanceId": i.instance_id, "PrivateIpAddress": i.private_ip,
+                    "PublicIpAddress": instance.h.ips[0], "LaunchTime": start.isoformat(),
+                    "State": {"Name": "running"}, "Placement": {"AvailabilityZone": f"{instance.h.regions[0]}a"},
+                    "NetworkInterfaces": [{
+                        "NetworkInterfaceId": i.interface_id, "PrivateIpAddress": i.private_ip,
+                        "Association": {"PublicIp": instance.h.ips[0]},
+                    }],
+                }],
+            }
+            for i, instance in zip(interfaces, demo.instances, strict=True)
+        ]
+    }  # fmt: skip
+    exports = root / "exports"
+    exports.mkdir(parents=True, exist_ok=True)
+    (exports / "ec2-describe-instances.json").write_text(json.dumps(inventory, indent=2), encoding="utf-8")
+    facts["flow_logs"] = {"files": summary.files, "records": summary.records}
+    facts.setdefault("exports", []).append("exports/ec2-describe-instances.json")

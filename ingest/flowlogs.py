@@ -78,6 +78,7 @@ class FlowFormat:
         where = {name: index for index, name in enumerate(self.fields, 1)}
         unknown = self.unknown_fields
         return {
+            "format": " ".join(self.fields),
             "width": len(self.fields),
             "at": [where.get(name, ABSENT) for name in FIELD_VERSIONS],
             "extra_names": list(unknown),

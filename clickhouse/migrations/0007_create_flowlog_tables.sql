@@ -5,7 +5,7 @@
 -- the other lines as LineAsString to flowlog_landing with the setting
 -- log_comment = {"object_id": <load id>, "chunk": n, "offset": <file line number of the chunk's
 -- first line, minus one>, "account": <account from the object path>, "region": ...,
--- "flow_log_id": <fl-… from the file name>,
+-- "flow_log_id": <fl-… from the file name>, "format": <the header's field names, space-separated>,
 -- "width": <fields in the header>, "at": [<position of each known field, 1000 if absent>],
 -- "extra_names"/"extra_at": [<fields unknown to this version and their positions>],
 -- "fallback_time": <the file's delivery time, for formats without start>}.
@@ -73,6 +73,7 @@ CREATE TABLE IF NOT EXISTS flowlog_parsed
     remote_address String,
     local_port UInt16,
     remote_port UInt16,
+    format LowCardinality(String),
     line String
 )
 ENGINE = Null;
@@ -141,6 +142,7 @@ SELECT
     -- client's random ports say nothing and would multiply rollup rows. srcport/dstport keep both.
     if(l_port > r_port AND l_port >= 1024, 0, l_port) AS local_port,
     if(r_port > l_port AND r_port >= 1024, 0, r_port) AS remote_port,
+    format,
     line
 FROM
 (
@@ -185,8 +187,8 @@ FROM
             WITH
                 JSONExtract(getSetting('log_comment'),
                     'Tuple(object_id String, chunk UInt32, offset UInt32, account String, region String,
-                           flow_log_id String, width UInt16, at Array(UInt16), extra_names Array(String),
-                           extra_at Array(UInt16), fallback_time UInt32)') AS load,
+                           flow_log_id String, format String, width UInt16, at Array(UInt16),
+                           extra_names Array(String), extra_at Array(UInt16), fallback_time UInt32)') AS load,
                 -- at[k]: where the k-th known field (ingest.flowlogs.FIELD_VERSIONS order) is in
                 -- the line, from the file's header; 1000 (past the end: '') when it is absent.
                 arrayResize(load.at, 40, 1000) AS at,
@@ -201,6 +203,7 @@ FROM
                 load.account AS file_account,
                 load.region AS file_region,
                 load.fallback_time AS fallback_time,
+                load.format AS format,
                 load.width AS width,
                 length(f) AS fields,
                 f[at[1]] AS s_version, f[at[2]] AS s_account, f[at[3]] AS s_interface,
@@ -227,59 +230,35 @@ FROM
 -- statement-break
 
 -- Flow records as delivered (NODATA and SKIPDATA rows included: they say which windows a flow log
--- covered). API reads use the hourly rollups below; this table serves drill-downs and rebuilds.
+-- covered): the raw line with its format, and the columns drill-downs and rebuilds need. Only
+-- these: every column costs at ingest (50 typed columns cost twice the parse itself, measured).
+-- API reads use the hourly rollups below.
 CREATE TABLE IF NOT EXISTS flowlog_records
 (
     record_id UInt64,
     object_id String,
     position UInt32,
     flow_log_id LowCardinality(String),
-    version UInt8,
     account_id LowCardinality(String),
     interface_id String,
-    srcaddr String,
-    dstaddr String,
-    srcport Nullable(UInt16),
-    dstport Nullable(UInt16),
-    protocol Nullable(UInt8),
-    packets UInt64,
-    bytes UInt64,
+    instance_id String,
     start_time DateTime('UTC'),
     end_time DateTime('UTC'),
     action LowCardinality(String),
     log_status LowCardinality(String),
-    vpc_id LowCardinality(String),
-    subnet_id LowCardinality(String),
-    instance_id String,
-    tcp_flags Nullable(UInt8),
-    type LowCardinality(String),
-    pkt_srcaddr String,
-    pkt_dstaddr String,
-    region LowCardinality(String),
-    az_id LowCardinality(String),
-    sublocation_type LowCardinality(String),
-    sublocation_id LowCardinality(String),
-    pkt_src_aws_service LowCardinality(String),
-    pkt_dst_aws_service LowCardinality(String),
-    flow_direction LowCardinality(String),
-    traffic_path Nullable(UInt8),
-    ecs_cluster_arn LowCardinality(String),
-    ecs_cluster_name LowCardinality(String),
-    ecs_container_instance_arn String,
-    ecs_container_instance_id String,
-    ecs_container_id String,
-    ecs_second_container_id String,
-    ecs_service_name LowCardinality(String),
-    ecs_task_definition_arn LowCardinality(String),
-    ecs_task_arn String,
-    ecs_task_id String,
-    reject_reason LowCardinality(String),
-    extra Map(String, String),
     direction LowCardinality(String),
     local_address String,
     remote_address String,
     local_port UInt16,
-    remote_port UInt16
+    remote_port UInt16,
+    protocol UInt8,
+    packets UInt64,
+    bytes UInt64,
+    -- The record as delivered and the header that names its fields: every field of every format
+    -- (ECS, pkt-*, traffic-path, fields newer than this version) can be read back from these.
+    -- LZ4, not ZSTD: flow volume makes compression speed an ingest bottleneck (measured).
+    format LowCardinality(String),
+    line String
 )
 -- The same flow delivered twice (two flow logs on one interface, a file under two names) has
 -- the same sort key: merges keep one.
@@ -296,13 +275,9 @@ SETTINGS ttl_only_drop_parts = 1, non_replicated_deduplication_window = 10000;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS flowlog_records_mv TO flowlog_records AS
 SELECT
-    record_id, object_id, position, flow_log_id, version, account_id, interface_id, srcaddr, dstaddr,
-    srcport, dstport, protocol, packets, bytes, start_time, end_time, action, log_status, vpc_id,
-    subnet_id, instance_id, tcp_flags, type, pkt_srcaddr, pkt_dstaddr, region, az_id, sublocation_type,
-    sublocation_id, pkt_src_aws_service, pkt_dst_aws_service, flow_direction, traffic_path,
-    ecs_cluster_arn, ecs_cluster_name, ecs_container_instance_arn, ecs_container_instance_id,
-    ecs_container_id, ecs_second_container_id, ecs_service_name, ecs_task_definition_arn, ecs_task_arn,
-    ecs_task_id, reject_reason, extra, direction, local_address, remote_address, local_port, remote_port
+    record_id, object_id, position, flow_log_id, account_id, interface_id, instance_id, start_time, end_time,
+    action, log_status, direction, local_address, remote_address, local_port, remote_port,
+    ifNull(protocol, 0) AS protocol, packets, bytes, format, line
 FROM flowlog_parsed
 WHERE problem = '';
 

@@ -223,3 +223,23 @@ def test_an_instance_known_only_from_flows_and_findings(api: Api, migrated_store
     assert known[other] == {"10.20.9.9", "54.0.0.9"}
     assert far[other] == {"10.20.9.9"}
     assert api.data("{ instance(id: \"i-0000000000unknown\") { identifier } }")["instance"] is None
+
+
+def test_an_inventory_loads_as_an_object_and_vouches_for_its_addresses(
+    store: Store, loader: Loader, tmp_path: Path
+) -> None:
+    # Arrange: describe-instances output saved by the operator
+    from tests.unit.test_instances_inventory import DESCRIBE
+
+    path = tmp_path / "exports" / "ec2-describe-instances.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(DESCRIBE))
+    # Act
+    [result] = loader.load_many(list(walk(tmp_path)))
+    again = loader.load_many(list(walk(tmp_path)))
+    # Assert: one instance stored, the entry without an id reported; loading again adds nothing
+    assert (result.status, result.records_read, result.records_loaded, result.records_bad) == ("partial", 2, 1, 1)
+    assert again[0].records_loaded == 1
+    known = known_addresses(store, ["i-0aaa0000000000001"], datetime.now(UTC), datetime.now(UTC))
+    assert known["i-0aaa0000000000001"] == {"10.1.0.25", "10.1.0.26", "54.0.0.25", "2001:db8::25"}
+    assert store.scalar("SELECT count() FROM instance_inventory FINAL") == 1
