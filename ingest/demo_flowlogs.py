@@ -255,7 +255,8 @@ def write_demo_flows(root: Path, demo: Any, start: datetime, end: datetime, fact
                 "Instances": [{
                     "InstanceId": i.instance_id, "PrivateIpAddress": i.private_ip,
                     "PublicIpAddress": instance.h.ips[0], "LaunchTime": start.isoformat(),
-                    "State": {"Name": "running"}, "Placement": {"AvailabilityZone": f"{instance.h.regions[0]}a"},
+                    "State": {"Name": "running"},
+                    "Placement": {"AvailabilityZone": f"{instance.h.regions[0]}a"},
                     "NetworkInterfaces": [{
                         "NetworkInterfaceId": i.interface_id, "PrivateIpAddress": i.private_ip,
                         "Association": {"PublicIp": instance.h.ips[0]},

@@ -122,9 +122,11 @@ def traffic(
                     argMax(tuple(f_bytes_in, f_bytes_out, f_packets_in, f_packets_out, f_accepted, f_rejected,
                                  f_nodata, f_skipdata), f_flows) AS best
                 FROM (
-                    SELECT interface_id, hour, flow_log_id, sum(flows) AS f_flows, sum(bytes_in) AS f_bytes_in,
-                        sum(bytes_out) AS f_bytes_out, sum(packets_in) AS f_packets_in,
-                        sum(packets_out) AS f_packets_out, sum(accepted) AS f_accepted, sum(rejected) AS f_rejected,
+                    SELECT interface_id, hour, flow_log_id, sum(flows) AS f_flows,
+                        sum(bytes_in) AS f_bytes_in, sum(bytes_out) AS f_bytes_out,
+                        sum(packets_in) AS f_packets_in,
+                        sum(packets_out) AS f_packets_out, sum(accepted) AS f_accepted,
+                        sum(rejected) AS f_rejected,
                         sum(nodata) AS f_nodata, sum(skipdata) AS f_skipdata
                     FROM {T_INTERFACE}
                     WHERE {_BY_INTERFACES}
@@ -161,7 +163,8 @@ def remote_peers(
     having = (
         ""
         if after is None
-        else "HAVING total < {after_total:UInt64} OR (total = {after_total:UInt64} AND remote_address > {after_address:String})"
+        else "HAVING total < {after_total:UInt64}"
+        " OR (total = {after_total:UInt64} AND remote_address > {after_address:String})"
     )
     params: dict[str, Any] = {"interfaces": list(interfaces), "start": start, "end": end, "limit": first + 1}
     if after is not None:
@@ -215,7 +218,7 @@ def contacts(
                 seen.bytes_in + c.bytes_in,
                 min(seen.first_seen, c.first_seen),
                 max(seen.last_seen, c.last_seen),
-            )  # fmt: skip
+            )
         )
     return [replace(c, port=0) for c in addresses.values()], [c for c in ports if c.port]
 
@@ -249,7 +252,8 @@ def address_talkers(
     """Which interfaces (and instances) exchanged traffic with an address, most bytes first."""
     rows = store.read(
         f"""SELECT interface_id, max(d_instance), max(d_account),
-                sumIf(d_bytes, direction = 'ingress') AS bytes_in, sumIf(d_bytes, direction = 'egress') AS bytes_out,
+                sumIf(d_bytes, direction = 'ingress') AS bytes_in,
+                sumIf(d_bytes, direction = 'egress') AS bytes_out,
                 sum(d_flows), sumIf(d_flows, action = 'ACCEPT'), min(d_first), max(d_last)
             FROM ({_remote_deduped("remote_address = {address:String} AND " + _SCOPE)})
             GROUP BY interface_id

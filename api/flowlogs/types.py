@@ -76,9 +76,10 @@ class RemoteAddress:
     @classmethod
     def build(cls, peer: reads.RemotePeer) -> RemoteAddress:
         return cls(
-            address=peer.address, bytes_in=peer.bytes_in, bytes_out=peer.bytes_out, packets_in=peer.packets_in,
-            packets_out=peer.packets_out, flows=peer.flows, accepted_flows=peer.accepted_flows,
-            rejected_flows=peer.rejected_flows, ports=list(peer.remote_ports), local_ports=list(peer.local_ports),
+            address=peer.address, bytes_in=peer.bytes_in, bytes_out=peer.bytes_out,
+            packets_in=peer.packets_in, packets_out=peer.packets_out, flows=peer.flows,
+            accepted_flows=peer.accepted_flows, rejected_flows=peer.rejected_flows,
+            ports=list(peer.remote_ports), local_ports=list(peer.local_ports),
             first_seen=peer.first_seen, last_seen=peer.last_seen,
         )  # fmt: skip
 

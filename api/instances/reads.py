@@ -76,8 +76,8 @@ def address_spans(store: Store, instance_ids: Sequence[str]) -> list[AddressSpan
                 SELECT DISTINCT instance_id, interface_id FROM {T_INTERFACES}
                 WHERE instance_id IN {{ids:Array(String)}} AND interface_id != ''
             )
-            SELECT if(t.instance_id != '', t.instance_id, m.instance_id) AS instance, t.interface_id, t.address,
-                t.address_kind, t.source, min(t.valid_from), max(t.valid_to)
+            SELECT if(t.instance_id != '', t.instance_id, m.instance_id) AS instance, t.interface_id,
+                t.address, t.address_kind, t.source, min(t.valid_from), max(t.valid_to)
             FROM {T_INTERFACES} AS t
             LEFT JOIN mine AS m ON t.interface_id = m.interface_id AND t.instance_id = ''
             WHERE t.address != '' AND (t.instance_id IN {{ids:Array(String)}}
@@ -103,12 +103,14 @@ def inventory(store: Store, instance_ids: Sequence[str]) -> dict[str, InventoryE
             FROM {T_INVENTORY} FINAL WHERE instance_id IN {{ids:Array(String)}}""",
         {"ids": list(instance_ids)},
     )
-    return {
-        str(r[0]): InventoryEntry(
-            *(str(v) for v in r[:8]), _utc(r[8]) if r[8] else None, str(r[9]), str(r[10]), _utc(r[11])
-        )
-        for r in rows
-    }
+    found = {}
+    for r in rows:
+        text = [str(v) for v in r[:8]]
+        found[text[0]] = InventoryEntry(
+            text[0], text[1], text[2], text[3], text[4], text[5], text[6], text[7],
+            _utc(r[8]) if r[8] else None, str(r[9]), str(r[10]), _utc(r[11]),
+        )  # fmt: skip
+    return found
 
 
 def known_instance(store: Store, instance_id: str) -> str | None:

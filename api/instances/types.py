@@ -101,7 +101,8 @@ class InstanceFields:
     identifier: str
 
     @field(
-        description="Network interfaces the instance is known to have had (flows, inventory, CloudTrail, findings)."
+        description="Network interfaces the instance is known to have had (flows, inventory, CloudTrail, "
+        "findings)."
     )
     async def interfaces(self, info: Info) -> list[str]:
         return await _interfaces(info, self.identifier)
@@ -117,7 +118,7 @@ class InstanceFields:
                 interface_id=s.interface_id or None,
                 valid_from=s.valid_from,
                 valid_to=s.valid_to,
-            )  # fmt: skip
+            )
             for s in spans
         ]
 

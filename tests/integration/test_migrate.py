@@ -295,13 +295,15 @@ def test_lowering_the_retention_drops_old_rows_at_merge(store: Store, tmp_path: 
     old, recent = now - timedelta(days=400), now - timedelta(days=1)
     records = [_minting(1, old, "ASIAOLDSESSION000001"), _call(2, old), _call(3, recent)]
     Loader(store, retention_days=0).load(file_ref(_trail_file(tmp_path, records, "mixed")))
-    before = {table: _count(store, table) for table in tables.RETAINED}
+    # (the flow log tables have their own test: test_flowlog_load.py)
+    cloudtrail = [table for table in tables.RETAINED if table.startswith("cloudtrail_")]
+    before = {table: _count(store, table) for table in cloudtrail}
     # Act
     apply_retention(store, 30)
     try:
         for table in tables.RETAINED:
             store.command(f"OPTIMIZE TABLE {table} FINAL")
-        after = {table: _count(store, table) for table in tables.RETAINED}
+        after = {table: _count(store, table) for table in cloudtrail}
     finally:
         apply_retention(store, 0)
     # Assert

@@ -56,7 +56,9 @@ CONFIG = {
                 "privateIpAddress": "10.1.0.30",
                 "publicIpAddress": "54.0.0.30",
                 "launchTime": "2024-05-30T00:00:00.000Z",
-                "networkInterfaces": [{"networkInterfaceId": "eni-0bbb0000000000002", "privateIpAddress": "10.1.0.30"}],
+                "networkInterfaces": [
+                    {"networkInterfaceId": "eni-0bbb0000000000002", "privateIpAddress": "10.1.0.30"}
+                ],
             },
         },
         {
