@@ -348,7 +348,8 @@ def test_lowering_the_retention_drops_old_flows_and_their_rollups(
     lines = [header]
     for days in (400, 1):
         t = int((datetime.now(UTC) - timedelta(days=days)).timestamp())
-        lines.append(f"2 111122223333 {make.ENI} 10.1.0.25 52.94.0.10 40000 443 6 1 100 {t} {t + 60} ACCEPT OK")
+        flow = f"2 111122223333 {make.ENI} 10.1.0.25 52.94.0.10 40000 443 6 1 100 {t} {t + 60} ACCEPT OK"
+        lines.append(flow)
     path = tmp_path / "flows.log"
     path.write_text("\n".join(lines) + "\n")
     loader.load(flow_ref(path))
