@@ -72,17 +72,14 @@ class FlowFormat:
     def positions(self) -> dict[str, Any]:
         """Where each field is in a line, as the parsing view reads it (1-based; ABSENT if missing).
 
-        `at` follows the order of FIELD_VERSIONS; fields unknown to this version are listed apart,
-        so that the view keeps them by name.
+        `at` follows the order of FIELD_VERSIONS; `format` names every field, those unknown to this
+        version included: stored with each raw line, it keeps all of them readable.
         """
         where = {name: index for index, name in enumerate(self.fields, 1)}
-        unknown = self.unknown_fields
         return {
             "format": " ".join(self.fields),
             "width": len(self.fields),
             "at": [where.get(name, ABSENT) for name in FIELD_VERSIONS],
-            "extra_names": list(unknown),
-            "extra_at": [where[name] for name in unknown],
         }
 
 
