@@ -74,16 +74,15 @@ class NetworkSummary:
     rejected_flows: int
     nodata_windows: int
     skipdata_windows: int
-    points: strawberry.Private[list[flows.TrafficBucket]]
 
-    @field(description="The same traffic per hour or per day, oldest first (at most 2000 points).")
+    @field(description="The same traffic per hour or per day with traffic, oldest first (at most 2000).")
     async def series(self, info: Info, bucket: BucketSizeEnum = BucketSize.HOUR) -> list[TrafficPoint]:  # type: ignore[valid-type]
         seconds = BUCKET_SECONDS[BucketSize(bucket)]
-        if (self.end - self.start).total_seconds() / seconds > MAX_POINTS and len(self.points) > MAX_POINTS:
-            raise BadRequest(f"more than {MAX_POINTS} points: use bucket DAY or a narrower scope")
         rows = await run_in_threadpool(
             flows.traffic, info.context.store, self.interfaces, self.start, self.end, seconds
         )
+        if len(rows) > MAX_POINTS:
+            raise BadRequest(f"more than {MAX_POINTS} points: use bucket DAY or a narrower scope")
         return [TrafficPoint.build(row) for row in rows]
 
 
@@ -147,7 +146,7 @@ class InstanceFields:
             accepted_flows=sum(p.accepted_flows for p in points),
             rejected_flows=sum(p.rejected_flows for p in points),
             nodata_windows=sum(p.nodata_windows for p in points),
-            skipdata_windows=sum(p.skipdata_windows for p in points), points=points,
+            skipdata_windows=sum(p.skipdata_windows for p in points),
         )  # fmt: skip
 
     @field(description="Remote addresses the instance exchanged traffic with, most bytes first.")
