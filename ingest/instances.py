@@ -25,6 +25,8 @@ from clickhouse import tables
 from clickhouse.client import Store
 
 INVENTORY = "inventory"
+# Sample and redacted findings write 0.0.0.0 for addresses they hide: no address at all.
+_ANONYMISED = ".".join("0000")
 GUARDDUTY = "guardduty"
 _COLUMNS = (
     "instance_id", "interface_id", "address", "address_kind", "source", "account_id", "region",
@@ -92,6 +94,37 @@ def record_interfaces(store: Store, observations: Sequence[InterfaceObservation]
             tables.INSTANCE_INTERFACES, rows, _COLUMNS, {"insert_deduplication_token": f"interfaces:{token}"}
         )
     return len(rows)
+
+
+def observations_from_finding(finding: dict[str, Any]) -> list[InterfaceObservation]:
+    """The instance's interfaces and addresses a GuardDuty finding shows (an EventBridge envelope
+    or the bare finding), for record_interfaces. Empty for findings about other resources."""
+    finding = _dict(finding.get("detail")) or finding
+    details = _dict(_dict(finding.get("resource")).get("instanceDetails"))
+    instance_id = str(details.get("instanceId") or "")
+    service = _dict(finding.get("service"))
+    first = _time(service.get("eventFirstSeen")) or _time(finding.get("createdAt"))
+    last = _time(service.get("eventLastSeen")) or _time(finding.get("updatedAt")) or first
+    if not instance_id or first is None:
+        return []
+    found = []
+    account, region = str(finding.get("accountId") or ""), str(finding.get("region") or "")
+    for eni in _list(details.get("networkInterfaces")):
+        private = [*_strings(eni.get("privateIpAddress"))]
+        private += [
+            str(p["privateIpAddress"])
+            for p in _list(eni.get("privateIpAddresses"))
+            if p.get("privateIpAddress")
+        ]
+        private_seen = tuple(a for a in dict.fromkeys(private) if a != _ANONYMISED)
+        public = tuple(a for a in _strings(eni.get("publicIp")) if a != _ANONYMISED)
+        ipv6 = tuple(str(a) for a in eni.get("ipv6Addresses") or [] if isinstance(a, str) and a)
+        observation = InterfaceObservation(
+            instance_id, str(eni.get("networkInterfaceId") or ""), first, last, private_seen, public, ipv6,
+            source=GUARDDUTY, account_id=account, region=region, evidence=str(finding.get("id") or ""),
+        )  # fmt: skip
+        found.append(observation)
+    return found
 
 
 # -- inventories ------------------------------------------------------------------------------------

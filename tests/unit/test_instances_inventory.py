@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import orjson
 import pytest
 
-from ingest.instances import InterfaceObservation, interface_rows, inventory_kind, parse_inventory
+from ingest.instances import (
+    InterfaceObservation,
+    interface_rows,
+    inventory_kind,
+    observations_from_finding,
+    parse_inventory,
+)
 
 SNAPSHOT_TIME = datetime(2024, 6, 4, 12, tzinfo=UTC)
 DESCRIBE = {
@@ -137,3 +144,20 @@ def test_inventories_are_told_by_their_first_bytes(head: bytes, kind: str | None
 def test_not_an_inventory_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="neither"):
         parse_inventory(b'{"Accounts": []}', SNAPSHOT_TIME, "x")
+
+
+def test_a_guardduty_finding_shows_its_instance_addresses(samples_dir: Path) -> None:
+    # Arrange: the AWS sample EC2 finding (an EventBridge envelope)
+    path = (
+        samples_dir
+        / "guardduty/aws-samples_amazon-guardduty-automated-response-sample/guardduty_ec2_event.json"
+    )
+    finding = orjson.loads(path.read_bytes())
+    # Act
+    found = observations_from_finding(finding)
+    # Assert: its public address, dated by the finding; the anonymised 0.0.0.0 is left out
+    assert addresses(found) == {("i-05746eb48123455e0", "", "11.111.111.1", "public")}
+    assert [(o.source, o.evidence, o.account_id) for o in found] == [
+        ("guardduty", "16afba5c5c43e07c9e3e5e2e544e95df", "123456789012")
+    ]
+    assert observations_from_finding({"detail": {"resource": {"resourceType": "AccessKey"}}}) == []
