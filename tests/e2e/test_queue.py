@@ -120,7 +120,8 @@ def test_a_job_loads_a_folder_through_the_queue(queue: Queue, store: Store, logs
     assert status.finished
     assert (status.objects_found, status.objects_already_loaded, status.objects_done) == (5, 0, 5)
     assert status.by_status == {"loaded": 4, "skipped": 1}
-    assert (status.records_read, status.records_loaded, status.records_bad) == (19, 19, 0)
+    # 8 + 3 + 8 trail records and the flow log's 2 records
+    assert (status.records_read, status.records_loaded, status.records_bad) == (21, 21, 0)
     assert session_calls(store) == EXPECTED_SESSIONS
 
 
