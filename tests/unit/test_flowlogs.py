@@ -18,6 +18,7 @@ from ingest.flowlogs import (
     read_format,
     split_first_line,
 )
+from ingest.sources import LogType, account_of, classify, region_of
 
 DEFAULT_HEADER = b" ".join(name.encode() for name in DEFAULT_FIELDS)
 
@@ -128,3 +129,13 @@ def test_a_format_lists_every_known_field_position() -> None:
     assert positions["at"][: len(DEFAULT_FIELDS)] == list(range(1, len(DEFAULT_FIELDS) + 1))
     assert set(positions["at"][len(DEFAULT_FIELDS) :]) == {ABSENT}
     assert len(positions["at"]) == 40
+
+
+def test_hive_compatible_prefixes_are_flow_logs_with_account_and_region() -> None:
+    # Arrange: the "Hive-compatible S3 prefix" delivery option
+    key = (
+        "bucket/AWSLogs/aws-account-id=123456789012/aws-service=vpcflowlogs/aws-region=eu-west-1/"
+        "year=2024/month=06/day=03/123456789012_vpcflowlogs_eu-west-1_fl-0abc_20240603T1005Z_aa01.log.gz"
+    )
+    # Act / Assert
+    assert (classify(key), account_of(key), region_of(key)) == (LogType.FLOWLOGS, "123456789012", "eu-west-1")
