@@ -83,6 +83,9 @@ def _insert(
         # Line numbers come from the row's place in its block: one chunk must stay one block.
         "input_format_parallel_parsing": 0,
         "max_insert_block_size": 10_000_000,
+        # Rows are merged (replaced, aggregated) at merge time and read with FINAL or sums: merging
+        # each inserted block first costs a quarter of the CPU (measured) for nothing.
+        "optimize_on_insert": 0,
         "throw_on_max_partitions_per_insert_block": 0,
     }
     try:
