@@ -47,7 +47,7 @@ def load_flow_object(loader: Loader, ref: ObjectRef, load_id: str) -> LoadResult
             _insert(loader, ref, load_id, fmt, name, chunk)
             sent += chunk.lines
     except TransitGatewayLog as exc:
-        return LoadResult(ref.object_id, ref.uri, ref.log_type, SKIPPED, skipped_items=1, message=str(exc))
+        return LoadResult(ref.object_id, ref.uri, ref.log_type, SKIPPED, message=str(exc))
     except BadHeader as exc:
         _reject(loader, load_id, 0, f"bad header: {exc}"[:200], 1)
         result = _result(loader, ref, load_id, sent, 1, [f"bad header: {exc}"], stream.bytes_read)
