@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.guardduty
 	$(BIN)/python -m bench.s3
 	$(BIN)/python -m bench.storage
+	$(BIN)/python -m bench.flowlogs
 
 clean:
 	rm -rf $(VENV) .roletrail

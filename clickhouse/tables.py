@@ -12,6 +12,14 @@ CLOUDTRAIL_ISSUANCES: Final = "cloudtrail_issuances"
 CLOUDTRAIL_SESSIONS: Final = "cloudtrail_sessions"
 CLOUDTRAIL_LOAD_COUNTS: Final = "cloudtrail_load_counts"
 
+FLOWLOG_LANDING: Final = "flowlog_landing"
+FLOWLOG_RECORDS: Final = "flowlog_records"
+FLOWLOG_LOAD_COUNTS: Final = "flowlog_load_counts"
+FLOWLOG_REMOTE_HOURLY: Final = "flowlog_remote_hourly"
+FLOWLOG_INTERFACE_HOURLY: Final = "flowlog_interface_hourly"
+INSTANCE_INTERFACES: Final = "instance_interfaces"
+INSTANCE_INVENTORY: Final = "instance_inventory"
+
 DIRECTORY_ACCOUNTS: Final = "directory_accounts"
 DIRECTORY_IDENTITY_CENTER_USERS: Final = "directory_identity_center_users"
 
@@ -31,6 +39,9 @@ RETAINED: Final[dict[str, str]] = {
     CLOUDTRAIL_ISSUANCES: "issued_at",
     CLOUDTRAIL_SESSIONS: "day",
     GUARDDUTY_FINDINGS: "last_seen",
+    FLOWLOG_RECORDS: "start_time",
+    FLOWLOG_REMOTE_HOURLY: "hour",
+    FLOWLOG_INTERFACE_HOURLY: "hour",
 }
 
 # Tables derived from cloudtrail_events by materialized views; `roletrail rebuild` refills them.
@@ -53,4 +64,10 @@ DATA_TABLES: Final = (
     INGEST_BACKFILLS,
     INGEST_BACKFILL_PARTS,
     INGEST_SOURCE_STATE,
+    FLOWLOG_RECORDS,
+    FLOWLOG_LOAD_COUNTS,
+    FLOWLOG_REMOTE_HOURLY,
+    FLOWLOG_INTERFACE_HOURLY,
+    INSTANCE_INTERFACES,
+    INSTANCE_INVENTORY,
 )

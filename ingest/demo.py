@@ -36,6 +36,7 @@ from typing import Any
 
 import orjson
 
+from ingest.demo_flowlogs import write_demo_flows
 from ingest.demo_guardduty import write_findings
 
 ORG = "o-rt7demo42x"
@@ -2338,6 +2339,7 @@ def write_demo(
     facts["principals"] = sorted(demo.org.principals.values(), key=lambda p: (p["kind"], p["identifier"]))
     _exports(root, demo)
     write_findings(root, facts)
+    write_demo_flows(root, demo, start, end, facts)
     root.mkdir(parents=True, exist_ok=True)
     (root / "demo-facts.txt").write_bytes(orjson.dumps(facts, option=orjson.OPT_INDENT_2))
     return DemoSummary(root, writer.files, writer.events, writer.bytes_written, facts)

@@ -21,6 +21,7 @@ from clickhouse import tables
 from clickhouse.client import Store
 from ingest.cloudtrail import BadItem, Skipped
 from ingest.guardduty import Finding, findings_of
+from ingest.instances import observations_from_finding, record_interfaces
 from ingest.load import FAILED, LOADED, PARTIAL, LoadResult, register_loader
 from ingest.sources import CorruptObject, LogType, ObjectRef, object_stream
 
@@ -125,6 +126,9 @@ def _insert(store: Store, batch: list[Finding], load_id: str, chunk: int) -> Non
             "throw_on_max_partitions_per_insert_block": 0,
         },
     )
+    # A finding about an instance shows its interfaces and addresses: they map flows to it.
+    observations = [o for f in batch if f.instance_id for o in observations_from_finding(orjson.loads(f.raw))]
+    record_interfaces(store, observations)
 
 
 def _reject(store: Store, load_id: str, bad: list[BadItem]) -> None:

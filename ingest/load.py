@@ -20,7 +20,7 @@ import hashlib
 import itertools
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -82,6 +82,31 @@ OBJECT_LOADERS: dict[LogType, ObjectLoader] = {}
 
 def register_loader(log_type: LogType, load: ObjectLoader) -> None:
     OBJECT_LOADERS[log_type] = load
+
+
+# Operator exports of other slices (an EC2 inventory) are JSON files outside the log layouts, told
+# apart by their first bytes: sniff(head) is true for the exports `load` reads.
+CONTENT_LOADERS: list[tuple[Callable[[bytes], object], ObjectLoader]] = []
+
+
+def register_content_loader(sniff: Callable[[bytes], object], load: ObjectLoader) -> None:
+    CONTENT_LOADERS.append((sniff, load))
+
+
+def content_loader(ref: ObjectRef) -> ObjectLoader | None:
+    """The loader of an operator export, for a JSON file that is not a delivered log file."""
+    name = ref.uri.rsplit("/", 1)[-1]
+    if not CONTENT_LOADERS or "_CloudTrail" in name or ref.log_type is not LogType.CLOUDTRAIL:
+        return None
+    pieces = object_stream(ref).pieces()
+    try:
+        head = next(pieces, b"")[:4096]
+    except CorruptObject:
+        return None
+    finally:
+        if isinstance(pieces, Generator):
+            pieces.close()
+    return next((load for sniff, load in CONTENT_LOADERS if sniff(head)), None)
 
 
 @dataclass
@@ -208,6 +233,8 @@ class Loader:
                     results[index] = self._duplicate(progress)
                 elif (other := OBJECT_LOADERS.get(progress.ref.log_type)) is not None:
                     results[index] = other(self, progress.ref, progress.load_id)
+                elif (export := content_loader(progress.ref)) is not None:
+                    results[index] = export(self, progress.ref, progress.load_id)
                 elif not self._try_batch(progress, batch):
                     self._load_stream(progress)
                 if progress.delegated is not None:
@@ -616,5 +643,5 @@ def _utc(value: Any) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-# Loaders of other log types register themselves with register_loader when imported.
-from ingest import guardduty_load  # noqa: E402, F401
+# Loaders of other log types register themselves on import (after the names they use exist).
+from ingest import flowlog_load, guardduty_load, inventory_load  # noqa: E402,F401

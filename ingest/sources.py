@@ -21,8 +21,10 @@ READ_BYTES = 4 * 1024 * 1024
 _GUNZIP_STEP = 64 * 1024
 _REPLAY_STEP = 256
 _GZIP_MAGIC = b"\x1f\x8b"
-_ACCOUNT = re.compile(r"AWSLogs/(?:o-[a-z0-9]+/)?(\d{12})/")
-_REGION = re.compile(r"/(?:CloudTrail|vpcflowlogs|GuardDuty)/([a-z]{2}(?:-[a-z]+)+-\d)/")
+_ACCOUNT = re.compile(r"AWSLogs/(?:o-[a-z0-9]+/)?(?:aws-account-id=)?(\d{12})/")
+_REGION = re.compile(
+    r"/(?:(?:CloudTrail|vpcflowlogs|GuardDuty)/|aws-service=vpcflowlogs/aws-region=)([a-z]{2}(?:-[a-z]+)+-\d)/"
+)
 _JSON_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
 
 
@@ -40,7 +42,6 @@ NOT_LOADED = frozenset(
     {
         LogType.CLOUDTRAIL_DIGEST,
         LogType.CLOUDTRAIL_INSIGHT,
-        LogType.FLOWLOGS,
         LogType.UNSUPPORTED,
     }
 )
@@ -82,7 +83,8 @@ def classify(key: str) -> LogType:
         return LogType.CLOUDTRAIL_DIGEST
     if service == "CloudTrail-Insight" or "_CloudTrail-Insight_" in name:
         return LogType.CLOUDTRAIL_INSIGHT
-    if service == "vpcflowlogs" or "_vpcflowlogs_" in name:
+    # Flow logs delivered with Hive-compatible prefixes: AWSLogs/aws-account-id=…/aws-service=vpcflowlogs/…
+    if service == "vpcflowlogs" or "_vpcflowlogs_" in name or "/aws-service=vpcflowlogs/" in key:
         return LogType.FLOWLOGS
     if service == "GuardDuty":
         return LogType.GUARDDUTY

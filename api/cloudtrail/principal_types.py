@@ -29,6 +29,7 @@ from api.cloudtrail.types import (
 from api.context import Info
 from api.errors import BadRequest
 from api.fields import field
+from api.instances.types import InstanceFields
 from api.pagination import PageInfo, cursor_time, decode_cursor, encode_cursor, page_size, storable_time
 
 if TYPE_CHECKING:
@@ -262,7 +263,7 @@ class FederationTokenUser(Principal):
 
 
 @strawberry.type
-class Ec2Instance(Principal):
+class Ec2Instance(Principal, InstanceFields):
     pass
 
 

@@ -15,6 +15,7 @@ from api.cloudtrail.types import RoleSession, RoleSessionConnection, RoleSession
 from api.context import Info
 from api.errors import BadRequest
 from api.fields import field
+from api.instances.schema import instance_without_sessions
 from api.pagination import PageInfo, cursor_time, decode_cursor, encode_cursor, page_size, storable_time
 
 MAX_KEY_LENGTH = 512
@@ -104,6 +105,9 @@ class Query:
     )
     async def instance(self, info: Info, id: str) -> Ec2Instance | None:
         found = await find_principal(info, PrincipalKind.EC2_INSTANCE, _bounded(id, "id"))
+        if found is None:
+            # An instance known only from flow logs, an inventory or findings (no sessions yet).
+            found = await instance_without_sessions(info, id.strip())
         return found if isinstance(found, Ec2Instance) else None
 
     @field(description="An IAM role by ARN: its sessions and who used it, across accounts.")

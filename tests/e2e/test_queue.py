@@ -129,8 +129,9 @@ def test_a_job_loads_a_folder_through_the_queue(queue: Queue, store: Store, logs
     assert status is not None
     assert status.finished
     assert (status.objects_found, status.objects_already_loaded, status.objects_done) == (5, 0, 5)
-    assert status.by_status == {"loaded": 3, "skipped": 2}
-    assert (status.records_read, status.records_loaded, status.records_bad) == (19, 19, 0)
+    assert status.by_status == {"loaded": 4, "skipped": 1}
+    # 8 + 3 + 8 trail records and the flow log's 2 records
+    assert (status.records_read, status.records_loaded, status.records_bad) == (21, 21, 0)
     assert session_calls(store) == EXPECTED_SESSIONS
 
 

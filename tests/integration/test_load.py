@@ -273,7 +273,8 @@ def test_incident_fixture_sessions_have_exact_counts(
         }
     )
     assert sessions(store)["ASIADEVALICE00000001"][1] == 1  # one AccessDenied
-    assert sorted(r.status for r in results) == [LOADED, LOADED, LOADED, SKIPPED, SKIPPED]
+    # The three trail files and the flow log load; the digest is skipped.
+    assert sorted(r.status for r in results) == [LOADED, LOADED, LOADED, LOADED, SKIPPED]
 
 
 def test_loading_twice_changes_nothing(loader: Loader, store: Store, incident_dir: Path) -> None:
@@ -287,7 +288,7 @@ def test_loading_twice_changes_nothing(loader: Loader, store: Store, incident_di
     assert (sessions(store), events(store)) == once
     for ref, result in zip(refs, again, strict=True):
         assert_reconciled(store, ref, result)
-    assert sum(r.records_loaded for r in again) == 8 + 3 + 8
+    assert sum(r.records_loaded for r in again) == 8 + 3 + 8 + 2  # + the flow log's two records
 
 
 def test_load_order_does_not_change_sessions(
@@ -508,15 +509,19 @@ def test_rejects_in_one_json_export_have_distinct_true_positions(
     assert sorted((c, p) for c, p, _r, _e in rejects(store, ref)) == [(0, 1), (0, 2)]
 
 
-def test_a_vpc_flow_log_is_skipped(loader: Loader, store: Store, tmp_path: Path) -> None:
+def test_a_vpc_flow_log_goes_to_the_flow_log_loader(loader: Loader, store: Store, tmp_path: Path) -> None:
     # Arrange: a flow log in its own delivery folder
     folder = tmp_path / "AWSLogs" / ACCOUNT / "vpcflowlogs" / REGION / "2024" / "03" / "05"
     name = f"{ACCOUNT}_vpcflowlogs_{REGION}_fl-0a1b2c3d_20240305T1000Z_5f3c2a1b.log.gz"
-    path = write(folder / name, b"version account-id action log-status\n2 111122223333 ACCEPT OK\n")
+    header = (
+        b"version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end"
+    )
+    line = b"2 111122223333 eni-0a1b2c3d 10.0.0.5 198.51.100.7 40000 443 6 3 900 1709632800 1709632860"
+    path = write(folder / name, header + b" action log-status\n" + line + b" ACCEPT OK\n")
     # Act
     ref, result = load(loader, path)
-    # Assert
-    assert (result.status, result.records_read, result.message) == (SKIPPED, 0, "vpcflowlogs not loaded")
+    # Assert: loaded as flows, not as CloudTrail events
+    assert (result.status, result.records_read, result.records_loaded) == (LOADED, 1, 1)
     assert ledger_row(store, ref)["log_type"] == "vpcflowlogs"
     assert events(store) == 0
     assert_reconciled(store, ref, result)
