@@ -258,8 +258,17 @@ class Loader:
 
     def _fresh_load_ids(self, progresses: list[_Progress]) -> None:
         """A load cut short (a crash, a failed insert) left rows counted under its load id; the next
-        attempt takes a new id, so that the counts it reconciles are its own."""
-        ids = [p.load_id for p in progresses]
+        attempt takes a new id, so that the counts it reconciles are its own.
+
+        Only for CloudTrail objects, whose batches (and so deduplication tokens) differ between
+        attempts and whose tables absorb a record sent twice. Registered loaders (flow logs,
+        findings) insert deterministic chunks under the same id, so a retry's tokens match the cut
+        load's and ClickHouse drops what was already stored: their rollups sum and must never see
+        a chunk twice.
+        """
+        ids = [p.load_id for p in progresses if p.ref.log_type not in OBJECT_LOADERS]
+        if not ids:
+            return
         rows = self.store.rows(
             f"""SELECT DISTINCT object_id FROM {tables.CLOUDTRAIL_LOAD_COUNTS}
             WHERE object_id IN {{ids:Array(String)}}
@@ -270,7 +279,7 @@ class Loader:
         )
         used = {str(row[0]) for row in rows}
         for progress in progresses:
-            if progress.load_id in used:
+            if progress.load_id in used and progress.ref.log_type not in OBJECT_LOADERS:
                 progress.load_id = f"{progress.load_id}:{uuid.uuid4().hex[:12]}"
 
     def _mark_duplicates(self, progresses: list[_Progress]) -> None:
