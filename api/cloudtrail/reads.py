@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
+from api.cloudtrail.filters import CallFilter
+from api.scoping import Accounts, account_clause
 from clickhouse import tables
 from clickhouse.client import Row, Store
 
@@ -167,6 +169,7 @@ def list_sessions(
     end: datetime,
     first: int,
     after: tuple[datetime, str] | None,
+    accounts: Accounts = None,
 ) -> Page[SessionUsage]:
     """Sessions active in [start, end), newest first seen first; keyset-paginated.
 
@@ -181,6 +184,7 @@ def list_sessions(
     if role_arn:
         having.append("max(role_arn) = {role:String}")
         params["role"] = role_arn
+    having.append(account_clause("max(account_id)", accounts, params))
     if after:
         having.append("(min(first_seen), session_key) < ({after_time:DateTime}, {after_key:String})")
         params["after_time"], params["after_key"] = after
@@ -452,14 +456,19 @@ def api_calls(
     end: datetime,
     first: int,
     after: tuple[datetime, str, str] | None,
+    accounts: Accounts = None,
+    filters: CallFilter | None = None,
 ) -> Page[ApiCall]:
-    """Calls made with the given credentials in [start, end), oldest first; keyset-paginated."""
+    """Calls made with the given credentials in [start, end), oldest first; keyset-paginated.
+    `accounts` keeps the calls those accounts logged; `filters` narrows by service, API, error, IP."""
+    params: dict[str, object] = {"keys": list(keys), "start": start, "end": end, "limit": first + 1}
     where = [
         "session_key IN {keys:Array(String)}",
         "event_time >= {start:DateTime}",
         "event_time < {end:DateTime}",
+        account_clause("recipient_account_id", accounts, params),
+        (filters or CallFilter()).sql(params),
     ]
-    params: dict[str, object] = {"keys": list(keys), "start": start, "end": end, "limit": first + 1}
     if after:
         where.append("(event_time, recipient_account_id, event_id) > ({t:DateTime}, {r:String}, {e:String})")
         params["t"], params["r"], params["e"] = after
@@ -478,7 +487,9 @@ def api_calls(
 CallsRequest = tuple[str, datetime, datetime, int]
 
 
-def first_calls(store: Store, requests: Sequence[CallsRequest]) -> dict[CallsRequest, Page[ApiCall]]:
+def first_calls(
+    store: Store, requests: Sequence[CallsRequest], accounts: Accounts = None
+) -> dict[CallsRequest, Page[ApiCall]]:
     """The first page of calls of many credentials at once (nested lists of sessions): one query
     per distinct (scope, page size), `LIMIT n BY session_key`, instead of one per credential."""
     groups: dict[tuple[datetime, datetime, int], list[str]] = {}
@@ -486,16 +497,23 @@ def first_calls(store: Store, requests: Sequence[CallsRequest]) -> dict[CallsReq
         groups.setdefault((start, end, first), []).append(key)
     pages: dict[CallsRequest, Page[ApiCall]] = {}
     for (start, end, first), keys in groups.items():
+        params: dict[str, object] = {
+            "keys": sorted(set(keys)),
+            "start": start,
+            "end": end,
+            "limit": first + 1,
+        }
+        allowed = account_clause("recipient_account_id", accounts, params)
         rows = store.read(
             f"""SELECT session_key, event_time, event_id, recipient_account_id, aws_region, event_source,
                 event_name, read_only, error_code, error_message, source_ip_address, user_agent,
                 vpc_endpoint_id, invoked_by
             FROM {T_EVENTS} FINAL
             WHERE session_key IN {{keys:Array(String)}}
-              AND event_time >= {{start:DateTime}} AND event_time < {{end:DateTime}}
+              AND event_time >= {{start:DateTime}} AND event_time < {{end:DateTime}} AND {allowed}
             ORDER BY session_key, event_time, recipient_account_id, event_id
             LIMIT {{limit:UInt32}} BY session_key""",
-            {"keys": sorted(set(keys)), "start": start, "end": end, "limit": first + 1},
+            params,
         )
         by_key: dict[str, list[ApiCall]] = {}
         for row in rows:
@@ -532,33 +550,43 @@ _SCOPE = (
 )
 
 
-def call_count(store: Store, keys: Sequence[str], start: datetime, end: datetime) -> int:
+def call_count(
+    store: Store, keys: Sequence[str], start: datetime, end: datetime, accounts: Accounts = None
+) -> int:
     """Distinct records (recipient account, eventID) made with the given credentials in scope."""
     if not keys:
         return 0
+    params: dict[str, object] = {"keys": list(keys), "start": start, "end": end}
+    allowed = account_clause("recipient_account_id", accounts, params)
     value = store.read(
-        f"SELECT uniqExact(recipient_account_id, event_id) FROM {T_EVENTS} WHERE {_SCOPE}",
-        {"keys": list(keys), "start": start, "end": end},
+        f"SELECT uniqExact(recipient_account_id, event_id) FROM {T_EVENTS} WHERE {_SCOPE} AND {allowed}",
+        params,
     )
     return int(value[0][0]) if value else 0
 
 
-def calls_by_api(store: Store, keys: Sequence[str], start: datetime, end: datetime) -> list[ApiCount]:
+def calls_by_api(
+    store: Store, keys: Sequence[str], start: datetime, end: datetime, accounts: Accounts = None
+) -> list[ApiCount]:
     """Calls and failed calls per service and API, most called first."""
     if not keys:
         return []
+    params: dict[str, object] = {"keys": list(keys), "start": start, "end": end}
+    allowed = account_clause("recipient_account_id", accounts, params)
     rows = store.read(
         f"""SELECT replaceOne(event_source, '.amazonaws.com', '') AS service, event_name,
             uniqExact(recipient_account_id, event_id),
             uniqExactIf(recipient_account_id, event_id, error_code != '')
-        FROM {T_EVENTS} WHERE {_SCOPE}
+        FROM {T_EVENTS} WHERE {_SCOPE} AND {allowed}
         GROUP BY service, event_name ORDER BY 3 DESC, service, event_name LIMIT 1000""",
-        {"keys": list(keys), "start": start, "end": end},
+        params,
     )
     return [ApiCount(str(a), str(b), int(c), int(d)) for a, b, c, d in rows]
 
 
-def direct_call_count(store: Store, kind: str, identifier: str, start: datetime, end: datetime) -> int:
+def direct_call_count(
+    store: Store, kind: str, identifier: str, start: datetime, end: datetime, accounts: Accounts = None
+) -> int:
     """Calls a user or root made with its own long-term keys (not with temporary credentials)."""
     if kind not in ("IAM_USER", "ROOT"):
         return 0
@@ -570,7 +598,7 @@ def direct_call_count(store: Store, kind: str, identifier: str, start: datetime,
             {"arn": identifier},
         )
     ]
-    return call_count(store, keys, start, end)
+    return call_count(store, keys, start, end, accounts)
 
 
 def account_names(store: Store, ids: Sequence[str]) -> dict[str, str]:
