@@ -74,7 +74,7 @@ def _utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _scope(scoped: Scoped, from_: datetime | None, to: datetime | None) -> tuple[datetime, datetime]:
+def resolve_scope(scoped: Scoped, from_: datetime | None, to: datetime | None) -> tuple[datetime, datetime]:
     start = storable_time(from_, "from") if from_ else scoped.start
     end = storable_time(to, "to") if to else (scoped.end or datetime.now(UTC) + timedelta(days=1))
     if start >= end:
@@ -101,7 +101,7 @@ class ActivityProfile:
         """Runs `read` (a summaries function) over this entity's calls in the scope, `first` rows."""
         limit = page_size(first, default_size, info.context.settings.max_page_size)
         scoped = await self.activity_subject(info)
-        start, end = _scope(scoped, from_, to)
+        start, end = resolve_scope(scoped, from_, to)
         dimensions = (dimension,) if dimension else ()
         store, accounts = info.context.store, info.context.accounts
         rows: list[Any] = await run_in_threadpool(
@@ -155,7 +155,7 @@ class ActivityProfile:
         self, info: Info, from_: From = None, to: datetime | None = None, bucket: TimeBucket = TimeBucket.HOUR
     ) -> list[ActivityPoint]:
         scoped = await self.activity_subject(info)
-        start, end = _scope(scoped, from_, to)
+        start, end = resolve_scope(scoped, from_, to)
         width = summaries.BUCKETS[bucket.value][1]
         rows = await run_in_threadpool(
             summaries.activity,

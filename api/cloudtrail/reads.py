@@ -461,7 +461,7 @@ def api_calls(
 ) -> Page[ApiCall]:
     """Calls made with the given credentials in [start, end), oldest first; keyset-paginated.
     `accounts` keeps the calls those accounts logged; `filters` narrows by service, API, error, IP."""
-    params: dict[str, object] = {"keys": list(keys), "start": start, "end": end, "limit": first + 1}
+    params: dict[str, object] = {"keys": list(keys), "start": start, "end": end}
     where = [
         "session_key IN {keys:Array(String)}",
         "event_time >= {start:DateTime}",
@@ -469,6 +469,20 @@ def api_calls(
         account_clause("recipient_account_id", accounts, params),
         (filters or CallFilter()).sql(params),
     ]
+    return calls_where(store, where, params, first, after)
+
+
+def calls_where(
+    store: Store,
+    where: list[str],
+    params: dict[str, object],
+    first: int,
+    after: tuple[datetime, str, str] | None,
+) -> Page[ApiCall]:
+    """Calls matching every condition of `where` (SQL from code, values bound in `params`), oldest
+    first, keyset-paginated by (event time, recipient account, eventID)."""
+    where = list(where)
+    params = {**params, "limit": first + 1}
     if after:
         where.append("(event_time, recipient_account_id, event_id) > ({t:DateTime}, {r:String}, {e:String})")
         params["t"], params["r"], params["e"] = after
