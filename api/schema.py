@@ -21,9 +21,10 @@ from api.cloudtrail.principal_types import ALL_PRINCIPAL_TYPES
 from api.cloudtrail.schema import Query as CloudTrailQuery
 from api.errors import ErrorMasking, log_errors, request_id_of
 from api.pivots.schema import Query as PivotQuery
+from api.search_types import Query as SearchQuery
 from api.settings import ApiSettings
 
-Query = merge_types("Query", (CloudTrailQuery, PivotQuery))
+Query = merge_types("Query", (CloudTrailQuery, PivotQuery, SearchQuery))
 SDL_PATH = Path(__file__).resolve().parent / "schema.graphql"
 
 

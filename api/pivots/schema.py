@@ -43,6 +43,19 @@ async def _owner(
     return PrincipalRef(PrincipalKind.IAM_USER, arn or f"arn:aws:iam::{account}:user/{name}", name, account)
 
 
+async def find_access_key(info: Info, key: str) -> AccessKey | None:
+    """The access key when the store has a call made with it or a record about it (and the token
+    may see it)."""
+    store, accounts = info.context.store, info.context.accounts
+    usage = await run_in_threadpool(pivot_reads.key_usage, store, key, accounts)
+    events = await run_in_threadpool(pivot_reads.key_lifecycle, store, key, accounts)
+    if usage is None and not events:
+        return None
+    if usage is not None and not await run_in_threadpool(visible_keys, store, [key], accounts):
+        return None
+    return AccessKey.build(key, usage, events, await _owner(info, key, usage, events))
+
+
 @strawberry.type
 class Query:
     @field(
@@ -51,15 +64,7 @@ class Query:
         "call made with it nor a record about it."
     )
     async def access_key(self, info: Info, id: str) -> AccessKey | None:
-        key = bounded(id, "id")
-        store, accounts = info.context.store, info.context.accounts
-        usage = await run_in_threadpool(pivot_reads.key_usage, store, key, accounts)
-        events = await run_in_threadpool(pivot_reads.key_lifecycle, store, key, accounts)
-        if usage is None and not events:
-            return None
-        if usage is not None and not await run_in_threadpool(visible_keys, store, [key], accounts):
-            return None
-        return AccessKey.build(key, usage, events, await _owner(info, key, usage, events))
+        return await find_access_key(info, bounded(id, "id"))
 
     @field(
         description="An IP address (or a service name, as CloudTrail's sourceIPAddress gives it): who "
