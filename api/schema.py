@@ -20,11 +20,13 @@ from strawberry.types import ExecutionContext
 from api.cloudtrail.principal_types import ALL_PRINCIPAL_TYPES
 from api.cloudtrail.schema import Query as CloudTrailQuery
 from api.errors import ErrorMasking, log_errors, request_id_of
+from api.ingest_schema import Mutation
+from api.ingest_schema import Query as IngestQuery
 from api.pivots.schema import Query as PivotQuery
 from api.search_types import Query as SearchQuery
 from api.settings import ApiSettings
 
-Query = merge_types("Query", (CloudTrailQuery, PivotQuery, SearchQuery))
+Query = merge_types("Query", (CloudTrailQuery, PivotQuery, SearchQuery, IngestQuery))
 SDL_PATH = Path(__file__).resolve().parent / "schema.graphql"
 
 
@@ -45,7 +47,7 @@ def build_schema(settings: ApiSettings) -> strawberry.Schema:
         lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
         ErrorMasking,
     ]
-    return Schema(query=Query, types=list(ALL_PRINCIPAL_TYPES), extensions=extensions)
+    return Schema(query=Query, mutation=Mutation, types=list(ALL_PRINCIPAL_TYPES), extensions=extensions)
 
 
 def sdl() -> str:
