@@ -96,7 +96,8 @@ def declared_by(parent: Composite, field_name: str) -> str:
     resolver: ActivityProfile's panels, CallSet's calls, Principal's fields), else `parent` itself."""
     owners = [i for i in parent.interfaces if field_name in i.fields]
     general = [i for i in owners if not any(field_name in j.fields for j in i.interfaces)]
-    return (general or owners or [parent])[0].name
+    owner: Composite = (general or owners or [parent])[0]
+    return str(owner.name)
 
 
 def argument_sites() -> list[Site]:
