@@ -232,3 +232,129 @@ def test_pivot_scopes_default_to_recent_days(api: Api) -> None:
 
     # Assert
     assert found["ipAddress"]["apiCalls"]["edges"] == []
+
+
+# -- filters and pagination of call connections ---------------------------------------------------
+
+FILTERED = """
+query ($key: String!, $filter: ApiCallFilter) {
+  session(accessKeyId: $key) {
+    apiCalls(first: 50, filter: $filter) { edges { node { eventName errorCode } } }
+  }
+}
+"""
+IP_CALLS = """
+query ($ip: String!, $first: Int, $after: String, $from: DateTime, $to: DateTime) {
+  ipAddress(address: $ip, from: $from, to: $to) {
+    apiCalls(first: $first, after: $after) {
+      edges { cursor node { eventId } } pageInfo { hasNextPage endCursor }
+    }
+  }
+}
+"""
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({"service": "iam"}, [("ListUsers", None)]),
+        ({"service": "cloudtrail.amazonaws.com"}, [("StopLogging", "AccessDenied")]),
+        ({"name": "GetObject"}, [("GetObject", None)]),
+        ({"errored": True}, [("StopLogging", "AccessDenied"), ("AssumeRole", "AccessDenied")]),
+        ({"errored": False}, [("GetObject", None), ("ListUsers", None)]),
+        ({"errorCode": "AccessDenied", "service": "sts"}, [("AssumeRole", "AccessDenied")]),
+        ({"sourceIp": "203.0.113.66"}, []),
+        ({"sourceIp": "198.51.100.7", "name": "ListUsers"}, [("ListUsers", None)]),
+        ({}, [("GetObject", None), ("ListUsers", None), ("StopLogging", "AccessDenied"),
+              ("AssumeRole", "AccessDenied")]),
+    ],
+    ids=["service", "service-domain", "name", "errored", "succeeded", "error-code", "other-ip", "ip-and-name",
+         "none"],
+)  # fmt: skip
+def test_call_filters(api: Api, filters: Json, expected: list[tuple[str, str | None]]) -> None:
+    # Act
+    edges = api.data(FILTERED, {"key": trail.KEY_C, "filter": filters})["session"]["apiCalls"]["edges"]
+
+    # Assert
+    assert [(e["node"]["eventName"], e["node"]["errorCode"]) for e in edges] == expected
+
+
+def test_filters_apply_to_principals_and_pivots_too(api: Api) -> None:
+    # Act
+    found = api.data(
+        "query ($id: String!, $from: DateTime, $to: DateTime) { principal(kind: IAM_USER, identifier: $id) "
+        "{ apiCalls(filter: {errored: true}) { edges { node { eventName } } } } "
+        'ipAddress(address: "198.51.100.7", from: $from, to: $to) '
+        '{ apiCalls(filter: {service: "athena"}) { edges { node { eventName } } } } }',
+        {"id": trail.ALICE_ARN, **WINDOW},
+    )
+
+    # Assert
+    assert [e["node"]["eventName"] for e in found["principal"]["apiCalls"]["edges"]] == [
+        "CreateUser", "StopLogging", "AssumeRole",
+    ]  # fmt: skip
+    assert [e["node"]["eventName"] for e in found["ipAddress"]["apiCalls"]["edges"]] == [
+        "StartQueryExecution", "GetQueryResults",
+    ]  # fmt: skip
+
+
+def test_a_long_filter_value_is_refused(api: Api) -> None:
+    # Act
+    errors = api.errors(FILTERED, {"key": trail.KEY_C, "filter": {"name": "x" * 513}})
+
+    # Assert
+    assert errors[0]["message"] == "filter.name must be at most 512 characters"
+
+
+def test_walking_a_pivots_calls_page_by_page_yields_each_once(api: Api) -> None:
+    # Arrange
+    whole = api.data(IP_CALLS, {"ip": "198.51.100.7", "first": 500, **WINDOW})["ipAddress"]["apiCalls"]
+
+    # Act
+    seen, after, pages = [], None, []
+    for _ in range(100):
+        page = api.data(IP_CALLS, {"ip": "198.51.100.7", "first": 3, "after": after, **WINDOW})
+        calls = page["ipAddress"]["apiCalls"]
+        pages.append(calls)
+        seen += [e["node"]["eventId"] for e in calls["edges"]]
+        if not calls["pageInfo"]["hasNextPage"]:
+            break
+        after = calls["pageInfo"]["endCursor"]
+
+    # Assert: the same calls in the same order; only the last page says there is no next one
+    assert seen == [e["node"]["eventId"] for e in whole["edges"]]
+    assert len(seen) == len(set(seen)) > 3
+    assert [p["pageInfo"]["hasNextPage"] for p in pages] == [True] * (len(pages) - 1) + [False]
+    assert whole["pageInfo"]["hasNextPage"] is False
+
+
+def test_empty_pivot_pages_and_foreign_cursors(api: Api) -> None:
+    # Arrange: a cursor of the sessions listing
+    listing = api.data(
+        "query ($from: DateTime, $to: DateTime) { sessions(from: $from, to: $to, first: 1) "
+        "{ pageInfo { endCursor } } }",
+        WINDOW,
+    )
+    foreign = listing["sessions"]["pageInfo"]["endCursor"]
+
+    # Act
+    empty = api.data(IP_CALLS, {"ip": NO_IP, "first": 5, **WINDOW})["ipAddress"]["apiCalls"]
+    zero = api.data(IP_CALLS, {"ip": "10.0.1.5", "first": 0, **WINDOW})["ipAddress"]["apiCalls"]
+    refused = api.errors(IP_CALLS, {"ip": "10.0.1.5", "after": foreign, **WINDOW})
+
+    # Assert
+    assert empty == {"edges": [], "pageInfo": {"hasNextPage": False, "endCursor": None}}
+    assert zero == {"edges": [], "pageInfo": {"hasNextPage": True, "endCursor": None}}
+    assert refused[0]["message"] == "this cursor belongs to another list"
+
+
+def test_pivot_lists_are_capped(api: Api) -> None:
+    # Act
+    errors = api.errors(
+        'query ($from: DateTime, $to: DateTime) { resource(identifier: "x-bucket", from: $from, to: $to) '
+        "{ credentials(first: 501) { accessKeyId } } }",
+        WINDOW,
+    )
+
+    # Assert
+    assert errors[0]["message"] == "`first` is at most 500"
