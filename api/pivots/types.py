@@ -8,6 +8,7 @@ logs: the instances that talked to it) by adding resolvers to that class.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -165,8 +166,10 @@ class CallSet(ActivityProfile):
         settings = info.context.settings
         size = page_size(first, settings.default_page_size, settings.max_page_size)
         groups: dict[tuple[str, str], _Group] = {}
-        for credential in await self._credentials(info, MAX_CREDENTIALS, from_, to):
-            ref = await credential.principal_ref(info)
+        credentials = await self._credentials(info, MAX_CREDENTIALS, from_, to)
+        # Together, so that the lineage loader resolves every chain in one batch per level.
+        refs = await asyncio.gather(*(credential.principal_ref(info) for credential in credentials))
+        for credential, ref in zip(credentials, refs, strict=True):
             if ref is not None:
                 group = groups.setdefault((ref.kind.value, ref.identifier), _Group(ref, []))
                 group.members.append(credential)
