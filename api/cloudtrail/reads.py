@@ -472,6 +472,24 @@ def api_calls(
     return calls_where(store, where, params, first, after)
 
 
+_CALL_COLUMNS = """session_key, event_time, event_id, recipient_account_id, aws_region, event_source,
+    event_name, read_only, error_code, error_message, source_ip_address, user_agent, vpc_endpoint_id,
+    invoked_by"""
+
+
+def _unique(rows: Sequence[Row]) -> list[ApiCall]:
+    """Calls with the copies of a record dropped: rows with the same sort key (credential, time,
+    recipient account, eventID), which a merge would collapse (they are identical in these columns)."""
+    seen: set[tuple[object, ...]] = set()
+    calls = []
+    for row in rows:
+        identity = (row[0], row[1], row[3], row[2])
+        if identity not in seen:
+            seen.add(identity)
+            calls.append(ApiCall(*row))
+    return calls
+
+
 def calls_where(
     store: Store,
     where: list[str],
@@ -480,22 +498,33 @@ def calls_where(
     after: tuple[datetime, str, str] | None,
 ) -> Page[ApiCall]:
     """Calls matching every condition of `where` (SQL from code, values bound in `params`), oldest
-    first, keyset-paginated by (event time, recipient account, eventID)."""
+    first, keyset-paginated by (event time, recipient account, eventID).
+
+    FINAL (collapsing copies of a record that parts not yet merged both hold) makes the engine
+    merge every part of the range before it can stop at the page: most of the read's time. So the
+    page is read twice over without FINAL and repeats are dropped here; only when repeats leave it
+    short is it read again with FINAL.
+    """
     where = list(where)
-    params = {**params, "limit": first + 1}
+    params = dict(params)
     if after:
         where.append("(event_time, recipient_account_id, event_id) > ({t:DateTime}, {r:String}, {e:String})")
         params["t"], params["r"], params["e"] = after
-    rows = store.read(
-        f"""SELECT session_key, event_time, event_id, recipient_account_id, aws_region, event_source,
-            event_name, read_only, error_code, error_message, source_ip_address, user_agent, vpc_endpoint_id,
-            invoked_by
-        FROM {T_EVENTS} FINAL WHERE {" AND ".join(where)}
-        ORDER BY event_time, recipient_account_id, event_id LIMIT {{limit:UInt32}}""",
-        params,
-    )
-    calls = [ApiCall(*row) for row in rows[:first]]
-    return Page(calls, len(rows) > first)
+    condition = " AND ".join(where)
+
+    def read(final: str, limit: int) -> list[Row]:
+        return store.read(
+            f"SELECT {_CALL_COLUMNS} FROM {T_EVENTS} {final} WHERE {condition}"
+            " ORDER BY event_time, recipient_account_id, event_id LIMIT {limit:UInt32}",
+            {**params, "limit": limit},
+        )
+
+    fetch = 2 * (first + 1)
+    rows = read("", fetch)
+    calls = _unique(rows)
+    if len(calls) <= first and len(rows) == fetch:
+        calls = [ApiCall(*row) for row in read("FINAL", first + 1)]
+    return Page(calls[:first], len(calls) > first)
 
 
 CallsRequest = tuple[str, datetime, datetime, int]
@@ -505,37 +534,52 @@ def first_calls(
     store: Store, requests: Sequence[CallsRequest], accounts: Accounts = None
 ) -> dict[CallsRequest, Page[ApiCall]]:
     """The first page of calls of many credentials at once (nested lists of sessions): one query
-    per distinct (scope, page size), `LIMIT n BY session_key`, instead of one per credential."""
+    per distinct (scope, page size), `LIMIT n BY session_key`, instead of one per credential.
+    Read without FINAL as in `calls_where` (twice the page, repeats dropped, FINAL only for a
+    credential whose page the repeats left short)."""
     groups: dict[tuple[datetime, datetime, int], list[str]] = {}
     for key, start, end, first in requests:
         groups.setdefault((start, end, first), []).append(key)
     pages: dict[CallsRequest, Page[ApiCall]] = {}
     for (start, end, first), keys in groups.items():
-        params: dict[str, object] = {
-            "keys": sorted(set(keys)),
-            "start": start,
-            "end": end,
-            "limit": first + 1,
-        }
-        allowed = account_clause("recipient_account_id", accounts, params)
-        rows = store.read(
-            f"""SELECT session_key, event_time, event_id, recipient_account_id, aws_region, event_source,
-                event_name, read_only, error_code, error_message, source_ip_address, user_agent,
-                vpc_endpoint_id, invoked_by
-            FROM {T_EVENTS} FINAL
-            WHERE session_key IN {{keys:Array(String)}}
-              AND event_time >= {{start:DateTime}} AND event_time < {{end:DateTime}} AND {allowed}
-            ORDER BY session_key, event_time, recipient_account_id, event_id
-            LIMIT {{limit:UInt32}} BY session_key""",
-            params,
-        )
-        by_key: dict[str, list[ApiCall]] = {}
-        for row in rows:
-            by_key.setdefault(str(row[0]), []).append(ApiCall(*row))
+        by_key = _first_calls_by_key(store, sorted(set(keys)), start, end, first, accounts)
         for key in keys:
             calls = by_key.get(key, [])
             pages[(key, start, end, first)] = Page(calls[:first], len(calls) > first)
     return pages
+
+
+def _first_calls_by_key(
+    store: Store,
+    keys: list[str],
+    start: datetime,
+    end: datetime,
+    first: int,
+    accounts: Accounts,
+    final: bool = False,
+) -> dict[str, list[ApiCall]]:
+    fetch = first + 1 if final else 2 * (first + 1)
+    params: dict[str, object] = {"keys": keys, "start": start, "end": end, "limit": fetch}
+    allowed = account_clause("recipient_account_id", accounts, params)
+    rows = store.read(
+        f"""SELECT {_CALL_COLUMNS}
+        FROM {T_EVENTS} {"FINAL" if final else ""}
+        WHERE session_key IN {{keys:Array(String)}}
+          AND event_time >= {{start:DateTime}} AND event_time < {{end:DateTime}} AND {allowed}
+        ORDER BY session_key, event_time, recipient_account_id, event_id
+        LIMIT {{limit:UInt32}} BY session_key""",
+        params,
+    )
+    raw: dict[str, list[Row]] = {}
+    for row in rows:
+        raw.setdefault(str(row[0]), []).append(row)
+    by_key = {key: _unique(found) for key, found in raw.items()}
+    short = [
+        key for key, calls in by_key.items() if not final and len(calls) <= first and len(raw[key]) == fetch
+    ]
+    if short:
+        by_key.update(_first_calls_by_key(store, short, start, end, first, accounts, final=True))
+    return by_key
 
 
 def raw_records(store: Store, keys: Sequence[tuple[str, str, str]]) -> dict[tuple[str, str, str], str]:
