@@ -12,6 +12,10 @@ The rule (README, "Tokens limited to accounts"):
   is a placeholder session (`redacted: true`, key `redacted:<n>`, nothing else filled in), and an
   origin or a chain gap in such an account is null.
 
+Known limit: the sessions rollup has no recipient account, so a visible session's rolled-up
+figures (apiCallCount, errorCount, sourceIps...) still count calls another account logged; every
+list, panel and export of calls is filtered.
+
 The limit is enforced where rows are read: read functions take the accounts and filter in SQL
 (`account_clause`), and the per-request DataLoaders built for a limited token drop or redact what
 their batch functions return (`scoped_*` below). GraphQL types never see a hidden row.
