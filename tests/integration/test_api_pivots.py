@@ -7,10 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from clickhouse.client import Store
-from ingest.load import Loader
 from tests.data.api import trail
-from tests.data.api.harness import WINDOW, Api, Json, as_token, load, open_api
-from tests.support import truncate_all
+from tests.data.api.harness import WINDOW, Api, Json, as_token, trail_api
 
 pytestmark = pytest.mark.clickhouse
 
@@ -90,11 +88,9 @@ def extra_records() -> list[Json]:
 
 @pytest.fixture(scope="module")
 def api(migrated_store: Store, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    truncate_all(migrated_store)
     extra = trail.write_trail(tmp_path_factory.mktemp("pivots") / "extra.json.gz", extra_records())
-    load(Loader(migrated_store, retention_days=0), [*trail.paths(), extra])
     tokens = ("test-token", f"c:read@{trail.ACCOUNT_C}:{C_ONLY}")
-    with open_api(migrated_store, tokens=tokens) as client:
+    with trail_api(migrated_store, tokens, [extra]) as client:
         yield client
 
 

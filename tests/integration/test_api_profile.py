@@ -7,10 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from clickhouse.client import Store
-from ingest.load import Loader
 from tests.data.api import trail
-from tests.data.api.harness import Api, Json, load, open_api
-from tests.support import truncate_all
+from tests.data.api.harness import Api, Json, trail_api
 
 pytestmark = pytest.mark.clickhouse
 
@@ -35,9 +33,7 @@ query ($key: String!, $from: DateTime, $to: DateTime, $bucket: TimeBucket!) {
 
 @pytest.fixture(scope="module")
 def api(migrated_store: Store) -> Iterator[Api]:
-    truncate_all(migrated_store)
-    load(Loader(migrated_store, retention_days=0), trail.paths())
-    with open_api(migrated_store) as client:
+    with trail_api(migrated_store) as client:
         yield client
 
 

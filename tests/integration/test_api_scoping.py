@@ -12,10 +12,8 @@ import pytest
 from api.permissions import parse_token
 from api.scoping import REDACTED
 from clickhouse.client import Store
-from ingest.load import Loader
 from tests.data.api import trail
-from tests.data.api.harness import WINDOW, Api, as_token, keys_of, load, open_api, sessions_page
-from tests.support import truncate_all
+from tests.data.api.harness import WINDOW, Api, as_token, keys_of, sessions_page, trail_api
 
 pytestmark = pytest.mark.clickhouse
 
@@ -68,9 +66,7 @@ query ($arn: String!) {
 
 @pytest.fixture(scope="module")
 def api(migrated_store: Store) -> Iterator[Api]:
-    truncate_all(migrated_store)
-    load(Loader(migrated_store, retention_days=0), trail.paths())
-    with open_api(migrated_store, tokens=TOKENS) as client:
+    with trail_api(migrated_store, TOKENS) as client:
         yield client
 
 

@@ -7,10 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from clickhouse.client import Store
-from ingest.load import Loader
 from tests.data.api import trail
-from tests.data.api.harness import WINDOW, Api, Json, as_token, load, open_api
-from tests.support import truncate_all
+from tests.data.api.harness import WINDOW, Api, Json, as_token, trail_api
 
 pytestmark = pytest.mark.clickhouse
 
@@ -28,9 +26,7 @@ query ($text: String!, $first: Int, $from: DateTime, $to: DateTime) {
 
 @pytest.fixture(scope="module")
 def api(migrated_store: Store) -> Iterator[Api]:
-    truncate_all(migrated_store)
-    load(Loader(migrated_store, retention_days=0), trail.paths())
-    with open_api(migrated_store, tokens=("test-token", f"c:read@{trail.ACCOUNT_C}:{C_ONLY}")) as client:
+    with trail_api(migrated_store, ("test-token", f"c:read@{trail.ACCOUNT_C}:{C_ONLY}")) as client:
         yield client
 
 

@@ -15,6 +15,8 @@ from api.settings import ApiSettings
 from clickhouse.client import Store
 from ingest.load import LOADED, Loader
 from ingest.sources import file_ref
+from tests.data.api import trail
+from tests.support import truncate_all
 
 TOKEN = "test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -92,6 +94,16 @@ def open_api(
     others, and use `Api.as_token` to present one of them)."""
     with TestClient(create_app(settings or ApiSettings(), store, tokens, **app)) as http:
         yield Api(http)
+
+
+@contextmanager
+def trail_api(store: Store, tokens: tuple[str, ...] = (TOKEN,), extra: Sequence[Path] = ()) -> Iterator[Api]:
+    """The app on a store holding just the invented trail of this folder (and `extra` files): for
+    module-scoped fixtures of tests that only read."""
+    truncate_all(store)
+    load(Loader(store, retention_days=0), [*trail.paths(), *extra])
+    with open_api(store, tokens=tokens) as api:
+        yield api
 
 
 def as_token(api: Api, secret: str) -> Api:
