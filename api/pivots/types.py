@@ -152,9 +152,10 @@ class CallSet(ActivityProfile):
         self, info: Info, first: int | None = None, from_: From = None, to: datetime | None = None
     ) -> list[CredentialActivity]:
         settings = info.context.settings
-        return await self._credentials(
-            info, page_size(first, settings.default_page_size, settings.max_page_size), from_, to
-        )
+        size = page_size(first, settings.default_page_size, settings.max_page_size)
+        # For a token limited to accounts, hidden credentials are dropped after the read: read more.
+        limit = size if info.context.accounts is None else MAX_CREDENTIALS
+        return (await self._credentials(info, limit, from_, to))[:size]
 
     @field(
         description="Who made the calls (the origins of the temporary credentials, the owners of the "

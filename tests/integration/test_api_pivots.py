@@ -354,3 +354,18 @@ def test_pivot_lists_are_capped(api: Api) -> None:
 
     # Assert
     assert errors[0]["message"] == "`first` is at most 500"
+
+
+def test_a_limited_tokens_first_credentials_are_its_own_most_active(api: Api) -> None:
+    # Act: Deployer's session (B) is among the two most active on this address, and hidden
+    found = as_token(api, C_ONLY).data(
+        'query ($from: DateTime, $to: DateTime) { ipAddress(address: "198.51.100.7", from: $from, to: $to) '
+        "{ credentials(first: 2) { accessKeyId calls } } }",
+        WINDOW,
+    )
+
+    # Assert: still two, both of C
+    assert found["ipAddress"]["credentials"] == [
+        {"accessKeyId": trail.KEY_C, "calls": 4},
+        {"accessKeyId": trail.KEY_GAP_PARENT, "calls": 2},
+    ]
