@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
 from api.context import Context
-from api.export import export_endpoint
+from api.export import export_endpoint, principal_export_endpoint
 from api.graphiql import STATIC_DIR, graphiql_page
+from api.ingest_jobs import Enqueue, IngestRefused, IngestService, JobStatusReader
 from api.loaders import Loaders
 from api.metrics import metrics_endpoint
 from api.permissions import ADMIN, TokenCheck
@@ -40,8 +41,6 @@ from clickhouse.errors import StorageError
 log = logging.getLogger(__name__)
 audit = logging.getLogger("roletrail.audit")
 
-# Submits an ingest job for paths and returns its id; the CLI provides it (it owns the queue).
-Enqueue = Callable[[list[str], str], str]
 PUBLIC_PATHS = ("/health", "/graphiql", "/static/")
 ADMIN_PATHS = ("/admin/",)
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -84,6 +83,7 @@ class BearerAuth:
                 return
             state["token_name"] = token.name
             state["token_scope"] = token.scope
+            state["token_accounts"] = token.accounts
 
             async def send_noting_status(message: Message) -> None:
                 nonlocal status
@@ -106,10 +106,11 @@ class BearerAuth:
 
 
 class GraphQLApp(GraphQL[Context, None]):
-    def __init__(self, settings: ApiSettings, store: Store) -> None:
+    def __init__(self, settings: ApiSettings, store: Store, ingest: IngestService | None = None) -> None:
         super().__init__(build_schema(settings), graphql_ide=None)
         self.settings = settings
         self.store = store
+        self.ingest = ingest or IngestService()
 
     async def get_context(self, request: Any, response: Any) -> Context:
         state = request.scope.get("state", {})
@@ -119,12 +120,17 @@ class GraphQLApp(GraphQL[Context, None]):
         if isinstance(response, Response):
             # The id that masked errors carry and the server log names: also on every response.
             response.headers[REQUEST_ID_HEADER] = request_id
-        return Context(self.settings, self.store, Loaders.create(self.store), token, request_id)
-
-
-def _allowed(path: str, roots: tuple[Path, ...]) -> bool:
-    resolved = Path(path).resolve()
-    return any(resolved == root.resolve() or resolved.is_relative_to(root.resolve()) for root in roots)
+        accounts = state.get("token_accounts")
+        return Context(
+            self.settings,
+            self.store,
+            Loaders.create(self.store, accounts),
+            token,
+            request_id,
+            accounts=accounts,
+            token_scope=state.get("token_scope", ""),
+            ingest=self.ingest,
+        )
 
 
 def create_app(
@@ -134,10 +140,11 @@ def create_app(
     *,
     enqueue: Enqueue | None = None,
     source_roots: tuple[Path, ...] = (),
-    job_status: Callable[[Store, str], Any] | None = None,
+    job_status: JobStatusReader | None = None,
     extra_routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
     """Build the app on an open store. Ingest endpoints answer only when `enqueue` is given."""
+    ingest_service = IngestService(enqueue, source_roots, job_status)
 
     async def health(request: Request) -> Response:
         try:
@@ -148,35 +155,26 @@ def create_app(
         return JSONResponse({"status": "ok" if ok == 1 else "degraded"})
 
     async def ingest(request: Request) -> Response:
-        if enqueue is None:
-            return JSONResponse({"error": "this server does not run ingest workers"}, status_code=503)
         try:
             body = await request.json()
         except ValueError:
             body = None
         paths = body.get("paths") if isinstance(body, dict) else None
-        if not isinstance(paths, list) or not paths or not all(isinstance(p, str) for p in paths):
-            return JSONResponse({"error": 'body must be {"paths": ["..."]}'}, status_code=400)
-        if not source_roots:
-            message = "no source roots configured: set ROLETRAIL_SOURCE_ROOTS to the folders the API may read"
-            return JSONResponse({"error": message}, status_code=403)
-        refused = [p for p in paths if not _allowed(p, source_roots)]
-        if refused:
-            return JSONResponse(
-                {"error": f"outside the allowed source roots: {', '.join(refused)}"}, status_code=403
-            )
         token = request.scope.get("state", {}).get("token_name", "")
-        job_id = await run_in_threadpool(enqueue, [str(Path(p).resolve()) for p in paths], token)
-        audit.info("ingest job=%s token=%s paths=%s", job_id, token, paths)
+        try:
+            job_id = await run_in_threadpool(ingest_service.submit, paths, token)
+        except IngestRefused as refused:
+            return JSONResponse({"error": str(refused)}, status_code=refused.status)
         return JSONResponse({"job_id": job_id}, status_code=202)
 
     async def job(request: Request) -> Response:
-        if job_status is None:
-            return JSONResponse({"error": "jobs are not available"}, status_code=503)
-        status = await run_in_threadpool(job_status, store, request.path_params["job_id"])
+        try:
+            status = await run_in_threadpool(ingest_service.status, store, request.path_params["job_id"])
+        except IngestRefused as refused:
+            return JSONResponse({"error": str(refused)}, status_code=refused.status)
         if status is None:
             return JSONResponse({"error": "no such job"}, status_code=404)
-        return JSONResponse(status.as_dict())
+        return JSONResponse(status)
 
     middleware = [Middleware(BearerAuth, check=TokenCheck(tokens))]
     if settings.cors_origins:
@@ -189,11 +187,18 @@ def create_app(
                 allow_headers=["Authorization", "Content-Type"],
             ),
         )
-    graphql = PersistedQueries(GraphQLApp(settings, store), QueryCache(settings.persisted_query_cache_size))
+    graphql = PersistedQueries(
+        GraphQLApp(settings, store, ingest_service), QueryCache(settings.persisted_query_cache_size)
+    )
     routes = [
         Route("/health", health),
         Route("/graphql", graphql, methods=["GET", "POST"], name="graphql"),
         Route("/export/sessions/{access_key_id}/calls", export_endpoint(settings, store), methods=["GET"]),
+        Route(
+            "/export/principals/{kind}/{identifier:path}/calls",
+            principal_export_endpoint(settings, store),
+            methods=["GET"],
+        ),
         Route("/graphiql", graphiql_page, name="graphiql"),
         Route("/admin/ingest", ingest, methods=["POST"]),
         Route("/admin/jobs/{job_id}", job),

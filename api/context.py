@@ -7,7 +7,9 @@ from typing import Any
 
 import strawberry
 
+from api.ingest_jobs import IngestService
 from api.loaders import Loaders
+from api.scoping import Accounts
 from api.settings import ApiSettings
 from clickhouse.client import Store
 
@@ -20,6 +22,10 @@ class Context:
     token_name: str
     request_id: str
     extras: dict[str, Any] = field(default_factory=dict)
+    # The AWS accounts the token may read (None: all); api.scoping says what that hides.
+    accounts: Accounts = None
+    token_scope: str = ""
+    ingest: IngestService = field(default_factory=IngestService)
 
 
 Info = strawberry.Info[Context, None]

@@ -1,4 +1,12 @@
-"""`GET /export/sessions/{access_key_id}/calls`: every call of a credential, oldest first, streamed.
+"""Activity exports, streamed, oldest first:
+
+* `GET /export/sessions/{access_key_id}/calls`: every call of a credential;
+* `GET /export/principals/{kind}/{identifier}/calls`: every call of every temporary credential
+  chained from a principal (what `Principal.apiCalls` lists; `identifier` canonical or an
+  unambiguous bare name, URL-encoded; an unknown principal is a 404).
+
+A token limited to accounts (api.scoping) exports only the calls those accounts logged, of the
+credentials it may see; a principal it may not see is a 404, like an unknown one.
 
 `format=jsonl` (default; one JSON object a line, `raw=1` adds the stored record under "raw") or
 `format=csv` (a header row, then one row a call). `from` / `to` (ISO-8601, UTC when no offset)
@@ -22,9 +30,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from api import scoping
 from api.cloudtrail import reads
+from api.cloudtrail.attribution import principal_credentials
+from api.cloudtrail.principals import PrincipalKind
 from api.errors import BadRequest
 from api.pagination import EARLIEST, LATEST, storable_time
+from api.scoped_reads import ScopedReads
 from api.settings import ApiSettings
 from clickhouse.client import Store
 
@@ -89,14 +101,30 @@ def _raw(text: str | None) -> Any:
 
 
 async def stream_calls(
-    store: Store, key: str, start: datetime, end: datetime, fmt: str, raw: bool, page_size: int
+    store: Store,
+    keys: Sequence[str],
+    start: datetime,
+    end: datetime,
+    fmt: str,
+    raw: bool,
+    page_size: int,
+    accounts: scoping.Accounts = None,
 ) -> AsyncIterator[bytes]:
     if fmt == "csv":
         yield _csv_lines([COLUMNS]).encode()
     after: tuple[datetime, str, str] | None = None
     while True:
+        if not keys:
+            return
         page = await run_in_threadpool(
-            reads.api_calls, store, [key], start=start, end=end, first=page_size, after=after
+            reads.api_calls,
+            store,
+            keys,
+            start=start,
+            end=end,
+            first=page_size,
+            after=after,
+            accounts=accounts,
         )
         calls = page.items
         if fmt == "csv":
@@ -105,8 +133,8 @@ async def stream_calls(
         else:
             records = {}
             if raw and calls:
-                keys = [(c.session_key, c.recipient_account_id, c.event_id) for c in calls]
-                records = await run_in_threadpool(reads.raw_records, store, keys)
+                wanted = [(c.session_key, c.recipient_account_id, c.event_id) for c in calls]
+                records = await run_in_threadpool(reads.raw_records, store, wanted)
             lines = []
             for call in calls:
                 record = _record(call)
@@ -122,28 +150,97 @@ async def stream_calls(
         after = (last.event_time, last.recipient_account_id, last.event_id)
 
 
+def _scope(params: Any) -> tuple[str, datetime, datetime]:
+    fmt = str(params.get("format", "jsonl"))
+    if fmt not in FORMATS:
+        raise BadRequest(f"`format` must be one of {', '.join(FORMATS)}")
+    start = _time(params.get("from"), "from") or EARLIEST
+    end = _time(params.get("to"), "to") or LATEST.replace(year=LATEST.year - 1)
+    if start >= end:
+        raise BadRequest("`from` must be before `to`")
+    return fmt, start, end
+
+
+def _bounded(value: str, name: str) -> str:
+    value = value.strip()
+    if not value or len(value) > MAX_KEY_LENGTH:
+        raise BadRequest(f"the {name} must be 1-{MAX_KEY_LENGTH} characters")
+    return value
+
+
+def _accounts(request: Request) -> scoping.Accounts:
+    accounts: scoping.Accounts = request.scope.get("state", {}).get("token_accounts")
+    return accounts
+
+
+def _stream(
+    settings: ApiSettings, store: Store, request: Request, keys: Sequence[str], name: str, fmt: str,
+    start: datetime, end: datetime,
+) -> Response:  # fmt: skip
+    raw = request.query_params.get("raw", "") in ("1", "true")
+    filename = re.sub(r"[^A-Za-z0-9_-]", "_", name)[:64] + f"-calls.{fmt}"
+    return StreamingResponse(
+        stream_calls(store, keys, start, end, fmt, raw, settings.export_page_size, _accounts(request)),
+        media_type=FORMATS[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
 def export_endpoint(settings: ApiSettings, store: Store) -> Any:
     async def export_calls(request: Request) -> Response:
-        key = request.path_params["access_key_id"].strip()
-        params = request.query_params
-        fmt = params.get("format", "jsonl")
         try:
-            if not key or len(key) > MAX_KEY_LENGTH:
-                raise BadRequest(f"the access key id must be 1-{MAX_KEY_LENGTH} characters")
-            if fmt not in FORMATS:
-                raise BadRequest(f"`format` must be one of {', '.join(FORMATS)}")
-            start = _time(params.get("from"), "from") or EARLIEST
-            end = _time(params.get("to"), "to") or LATEST.replace(year=LATEST.year - 1)
-            if start >= end:
-                raise BadRequest("`from` must be before `to`")
+            key = _bounded(request.path_params["access_key_id"], "access key id")
+            fmt, start, end = _scope(request.query_params)
         except BadRequest as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
-        raw = params.get("raw", "") in ("1", "true")
-        filename = re.sub(r"[^A-Za-z0-9_-]", "_", key)[:64] + f"-calls.{fmt}"
-        return StreamingResponse(
-            stream_calls(store, key, start, end, fmt, raw, settings.export_page_size),
-            media_type=FORMATS[fmt],
-            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-        )
+        # A credential the token may not see exports nothing, exactly like an unknown one.
+        visible = await run_in_threadpool(scoping.visible_keys, store, [key], _accounts(request))
+        return _stream(settings, store, request, sorted(visible), key, fmt, start, end)
 
     return export_calls
+
+
+def principal_keys(
+    store: Store, kind: PrincipalKind, identifier: str, accounts: scoping.Accounts
+) -> tuple[str, ...] | None:
+    """The temporary credentials of a principal (canonical identifier or unambiguous bare name) that
+    the token may see; None when the store knows no such principal (or the token may not see it)."""
+
+    def credentials(ident: str) -> tuple[str, ...]:
+        if accounts is None:
+            return principal_credentials(store, kind.value, ident).keys
+        found = ScopedReads(accounts).principals(store, [(kind.value, ident)])[(kind.value, ident)]
+        # Visible only when some credential's origin (or federated user) is the principal itself.
+        owned = [
+            line
+            for line in found.lineages.values()
+            if (line.federated_user if kind is PrincipalKind.FEDERATION_TOKEN_USER else line.origin)
+        ]
+        return found.keys if owned else ()
+
+    keys = credentials(identifier)
+    if not keys:
+        candidates = reads.canonical_identifiers(store, kind.value, identifier)
+        if len(candidates) == 1 and candidates[0] != identifier:
+            keys = credentials(candidates[0])
+    return keys or None
+
+
+def principal_export_endpoint(settings: ApiSettings, store: Store) -> Any:
+    async def export_principal_calls(request: Request) -> Response:
+        try:
+            kind_name = str(request.path_params["kind"]).upper()
+            if kind_name not in PrincipalKind.__members__:
+                raise BadRequest(f"`kind` must be one of {', '.join(PrincipalKind.__members__)}")
+            identifier = _bounded(request.path_params["identifier"], "identifier")
+            fmt, start, end = _scope(request.query_params)
+        except BadRequest as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        kind = PrincipalKind[kind_name]
+        keys = await run_in_threadpool(principal_keys, store, kind, identifier, _accounts(request))
+        if keys is None:
+            return JSONResponse({"error": "no such principal"}, status_code=404)
+        name = identifier.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+        return _stream(settings, store, request, keys, name, fmt, start, end)
+
+    return export_principal_calls

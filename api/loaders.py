@@ -21,6 +21,8 @@ from api.cloudtrail.attribution import (
     role_credentials,
 )
 from api.cloudtrail.lineage import Lineage, resolve
+from api.scoped_reads import ScopedReads
+from api.scoping import Accounts
 from clickhouse.client import Store
 
 K = TypeVar("K")
@@ -57,16 +59,19 @@ class Loaders:
     first_calls: DataLoader[reads.CallsRequest, reads.Page[reads.ApiCall] | None]
 
     @classmethod
-    def create(cls, store: Store) -> Loaders:
+    def create(cls, store: Store, accounts: Accounts = None) -> Loaders:
+        """The loaders of one request; for a token limited to `accounts`, batch functions that drop
+        or redact what it may not see (api.scoping)."""
+        fetch = ScopedReads(accounts) if accounts is not None else None
         return cls(
-            usage=_loader(store, reads.session_usage),
-            issuance=_loader(store, reads.issuances),
-            lineage=_loader(store, resolve),
-            children=_loader(store, reads.children),
-            raw=_loader(store, reads.raw_records),
-            principal=_loader(store, _principals),
-            role=_loader(store, _roles),
+            usage=_loader(store, fetch.usage if fetch else reads.session_usage),
+            issuance=_loader(store, fetch.issuances if fetch else reads.issuances),
+            lineage=_loader(store, fetch.lineage if fetch else resolve),
+            children=_loader(store, fetch.children if fetch else reads.children),
+            raw=_loader(store, fetch.raw if fetch else reads.raw_records),
+            principal=_loader(store, fetch.principals if fetch else _principals),
+            role=_loader(store, fetch.roles if fetch else _roles),
             account_name=_loader(store, reads.account_names),
             directory_user=_loader(store, reads.identity_center_users),
-            first_calls=_loader(store, reads.first_calls),
+            first_calls=_loader(store, fetch.first_calls if fetch else reads.first_calls),
         )

@@ -4,6 +4,10 @@
 position: the original format) or `name:scope:token`, split at the first two colons so the token
 itself may contain colons. Scope `read` may query (/graphql, /export); `admin` may also ingest
 (/admin/...). Error messages name entries by position and never repeat a token.
+
+A scope may be limited to AWS accounts: `name:read@111111111111+222222222222:token` (account ids
+joined by `+`, since `,` separates entries). Such a token reads only what those accounts logged or
+own (see api.scoping); without `@` a token sees every account, as before.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ READ: Scope = "read"
 ADMIN: Scope = "admin"
 SCOPES: tuple[Scope, ...] = (READ, ADMIN)
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+ACCOUNT_ID = re.compile(r"[0-9]{12}")
 
 
 def load_or_create_token(data_dir: Path) -> str:
@@ -41,6 +46,8 @@ class ApiToken:
     name: str
     scope: Scope
     secret: bytes = field(repr=False)
+    # The AWS accounts the token may read; None: every account.
+    accounts: frozenset[str] | None = None
 
     def allows(self, needed: Scope) -> bool:
         return needed == READ or self.scope == ADMIN
@@ -57,6 +64,8 @@ def parse_token(entry: str, position: int) -> ApiToken:
     if len(parts) != 3:
         raise ValueError(f"API token entry {position} must be a bare token or name:scope:token")
     name, scope, secret = parts
+    scope, limited, listed = scope.partition("@")
+    accounts = frozenset(listed.split("+")) if limited else None
     if not NAME.fullmatch(name):
         raise ValueError(
             f"API token entry {position}: the name must be 1-64 letters, digits, '_', '.' or '-' "
@@ -66,7 +75,12 @@ def parse_token(entry: str, position: int) -> ApiToken:
         raise ValueError(f"API token entry {position} ({name}): the scope must be one of {', '.join(SCOPES)}")
     if not secret.strip():
         raise ValueError(f"API token entry {position} ({name}): the token is empty")
-    return ApiToken(name, READ if scope == READ else ADMIN, secret.strip().encode())
+    if accounts is not None and not all(ACCOUNT_ID.fullmatch(account) for account in accounts):
+        raise ValueError(
+            f"API token entry {position} ({name}): accounts after '@' must be 12-digit AWS account ids "
+            "joined by '+'"
+        )
+    return ApiToken(name, READ if scope == READ else ADMIN, secret.strip().encode(), accounts)
 
 
 def parse_tokens(entries: tuple[str, ...]) -> tuple[ApiToken, ...]:

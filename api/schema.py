@@ -22,9 +22,15 @@ from api.cloudtrail.schema import Query as CloudTrailQuery
 from api.errors import ErrorMasking, log_errors, request_id_of
 from api.guardduty.schema import Query as GuardDutyQuery
 from api.health.schema import Query as HealthQuery
+from api.ingest_schema import Mutation
+from api.ingest_schema import Query as IngestQuery
+from api.pivots.schema import Query as PivotQuery
+from api.search_types import Query as SearchQuery
 from api.settings import ApiSettings
 
-Query = merge_types("Query", (CloudTrailQuery, GuardDutyQuery, HealthQuery))
+Query = merge_types(
+    "Query", (CloudTrailQuery, PivotQuery, SearchQuery, IngestQuery, GuardDutyQuery, HealthQuery)
+)
 SDL_PATH = Path(__file__).resolve().parent / "schema.graphql"
 
 
@@ -45,7 +51,7 @@ def build_schema(settings: ApiSettings) -> strawberry.Schema:
         lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
         ErrorMasking,
     ]
-    return Schema(query=Query, types=list(ALL_PRINCIPAL_TYPES), extensions=extensions)
+    return Schema(query=Query, mutation=Mutation, types=list(ALL_PRINCIPAL_TYPES), extensions=extensions)
 
 
 def sdl() -> str:

@@ -13,7 +13,8 @@ class ApiSettings(BaseSettings):
         env_prefix="ROLETRAIL_", extra="ignore", frozen=True, hide_input_in_errors=True
     )
 
-    # Comma-separated bearer tokens, each `token` (admin) or `name:scope:token` (scope read or admin).
+    # Comma-separated bearer tokens, each `token` (admin) or `name:scope:token` (scope read or admin;
+    # `read@111111111111+222222222222` limits the token to those accounts, see api.scoping).
     # Empty: `serve` creates one (admin) in the data directory and prints it.
     api_tokens: Annotated[tuple[str, ...], NoDecode] = Field(default=(), repr=False)
     host: str = "127.0.0.1"

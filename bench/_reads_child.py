@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import math
+import os
 import re
 import secrets
 import shutil
@@ -99,6 +100,18 @@ def wait_for_merges(store: Store, limit: float) -> Result:
     return {"merge_wait_seconds": time.perf_counter() - start, "merges_running": running}
 
 
+def _disk_bytes(root: Path) -> int:
+    """Bytes under root; background merges remove parts while we walk, so vanished entries are skipped."""
+    total = 0
+    for directory, _dirs, files in os.walk(root, onerror=lambda _error: None):
+        for name in files:
+            try:
+                total += (Path(directory) / name).stat().st_size
+            except FileNotFoundError:
+                continue
+    return total
+
+
 def store_stats(store: Store, data_dir: Path) -> Result:
     parts = store.rows(
         """SELECT table, count(), sum(rows), sum(bytes_on_disk) FROM system.parts
@@ -108,7 +121,7 @@ def store_stats(store: Store, data_dir: Path) -> Result:
         f"SELECT count() FROM (SELECT session_key FROM {tables.CLOUDTRAIL_SESSIONS} GROUP BY session_key)"
     )
     issued = store.scalar(f"SELECT uniqExact(access_key_id) FROM {tables.CLOUDTRAIL_ISSUANCES}")
-    disk = sum(path.stat().st_size for path in data_dir.rglob("*") if path.is_file())
+    disk = _disk_bytes(data_dir)
     return {
         "tables": {
             str(table): {"parts": int(n), "rows": int(rows), "bytes": int(size)}

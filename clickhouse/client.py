@@ -128,7 +128,13 @@ class Store:
                 with storage_errors(), self.client() as client:
                     with self._lock:
                         self.queries_run += 1
-                    return getattr(client, method)(*args, **kwargs)
+                    result = getattr(client, method)(*args, **kwargs)
+                    if method == "query":
+                        # The rows stream from the client's own buffer as they are first read: read
+                        # them before the client goes back to the pool, where another thread may
+                        # take it (reading them later garbled answers under 16 concurrent clients).
+                        _ = result.result_rows
+                    return result
             except StorageError as exc:
                 if error_code(exc) not in _TRANSIENT_CODES or attempt >= _RETRIES:
                     raise

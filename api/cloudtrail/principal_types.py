@@ -15,7 +15,10 @@ from starlette.concurrency import run_in_threadpool
 
 from api.cloudtrail import reads
 from api.cloudtrail.attribution import PrincipalCredentials
+from api.cloudtrail.filter_types import ApiCallFilter
 from api.cloudtrail.principals import PrincipalKind, PrincipalRef
+from api.cloudtrail.profile import ActivityProfile, Scoped
+from api.cloudtrail.summaries import Subject
 from api.cloudtrail.types import (
     ApiCallConnection,
     RoleSession,
@@ -48,14 +51,6 @@ def open_scope(start: datetime | None, end: datetime | None) -> tuple[datetime, 
     if start >= end:
         raise BadRequest("`from` must be before `to`")
     return start, end
-
-
-@strawberry.type(description="Calls to one API: all of them and the failed ones.")
-class ApiCount:
-    service: str
-    name: str
-    calls: int
-    errors: int
 
 
 async def _usages(info: Info, keys: tuple[str, ...]) -> list[tuple[str, reads.SessionUsage | None]]:
@@ -107,7 +102,7 @@ async def _session_connection(
 
 
 @strawberry.interface(description="Whoever is behind credentials: a person, a workload or an account.")
-class Principal:
+class Principal(ActivityProfile):
     id: strawberry.ID
     kind: PrincipalKindEnum  # type: ignore[valid-type]
     identifier: str
@@ -151,14 +146,22 @@ class Principal:
         if from_ is None and to is None:
             return sum(usage.api_call_count for _key, usage in await _usages(info, keys) if usage)
         start, end = open_scope(from_, to)
-        return await run_in_threadpool(reads.call_count, info.context.store, keys, start, end)
+        return await run_in_threadpool(
+            reads.call_count, info.context.store, keys, start, end, info.context.accounts
+        )
 
     @field(description="Calls the principal made with its own long-term keys (users and root; else 0).")
     async def direct_api_call_count(self, info: Info, from_: From = None, to: datetime | None = None) -> int:
         start, end = open_scope(from_, to)
         kind = _kind_value(self.kind)
         return await run_in_threadpool(
-            reads.direct_call_count, info.context.store, kind, self.identifier, start, end
+            reads.direct_call_count,
+            info.context.store,
+            kind,
+            self.identifier,
+            start,
+            end,
+            info.context.accounts,
         )
 
     @field(description="Its temporary credentials, newest first.")
@@ -175,7 +178,7 @@ class Principal:
     @field(description="Every call made with its temporary credentials, oldest first.")
     async def api_calls(
         self, info: Info, first: int | None = None, after: str | None = None, from_: From = None,
-        to: datetime | None = None,
+        to: datetime | None = None, filter: ApiCallFilter | None = None,
     ) -> ApiCallConnection:  # fmt: skip
         settings = info.context.settings
         size = page_size(first, settings.default_page_size, settings.max_page_size)
@@ -191,17 +194,14 @@ class Principal:
             end=end,
             first=size,
             after=call_position(after),
+            accounts=info.context.accounts,
+            filters=filter.to_filter() if filter else None,
         )
         return api_call_connection(page)
 
-    @field(description="Calls by service and API across its temporary credentials, most called first.")
-    async def api_calls_by_api(
-        self, info: Info, from_: From = None, to: datetime | None = None
-    ) -> list[ApiCount]:
-        keys = (await self.credentials(info)).keys
-        start, end = open_scope(from_, to)
-        counts = await run_in_threadpool(reads.calls_by_api, info.context.store, keys, start, end)
-        return [ApiCount(service=c.service, name=c.name, calls=c.calls, errors=c.errors) for c in counts]
+    # -- issue 4: profile panels (ActivityProfile fields) over its temporary credentials' calls --
+    async def activity_subject(self, info: Info) -> Scoped:
+        return Scoped(Subject.of_keys((await self.credentials(info)).keys))
 
     @field(
         description="GuardDuty findings about it: naming any credential chained from it, or itself (an "
@@ -318,7 +318,7 @@ class RoleOriginUsage:
 
 
 @strawberry.type(description="An IAM role: its sessions, and who is behind them, across accounts.")
-class IamRole:
+class IamRole(ActivityProfile):
     id: strawberry.ID
     arn: str
     name: str
@@ -356,6 +356,11 @@ class IamRole:
     @field(description="The account's name, from an Organizations export when one was loaded.")
     async def account_name(self, info: Info) -> str | None:
         return await info.context.loaders.account_name.load(self.account_id) if self.account_id else None
+
+    # -- issue 4: profile panels (ActivityProfile fields) over its sessions' calls --
+    async def activity_subject(self, info: Info) -> Scoped:
+        found = await info.context.loaders.role.load(self.arn)
+        return Scoped(Subject.of_keys(found.keys if found else ()))
 
     @field(description="How many credentials were sessions of this role.")
     async def session_count(self, info: Info) -> int:

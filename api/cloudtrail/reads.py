@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
+from api.cloudtrail.filters import CallFilter
+from api.scoping import Accounts, account_clause
 from clickhouse import tables
 from clickhouse.client import Row, Store
 
@@ -167,6 +169,7 @@ def list_sessions(
     end: datetime,
     first: int,
     after: tuple[datetime, str] | None,
+    accounts: Accounts = None,
 ) -> Page[SessionUsage]:
     """Sessions active in [start, end), newest first seen first; keyset-paginated.
 
@@ -181,6 +184,7 @@ def list_sessions(
     if role_arn:
         having.append("max(role_arn) = {role:String}")
         params["role"] = role_arn
+    having.append(account_clause("max(account_id)", accounts, params))
     if after:
         having.append("(min(first_seen), session_key) < ({after_time:DateTime}, {after_key:String})")
         params["after_time"], params["after_key"] = after
@@ -452,67 +456,130 @@ def api_calls(
     end: datetime,
     first: int,
     after: tuple[datetime, str, str] | None,
-    event_name: str = "",
-    source_ips: Sequence[str] = (),
+    accounts: Accounts = None,
+    filters: CallFilter | None = None,
 ) -> Page[ApiCall]:
     """Calls made with the given credentials in [start, end), oldest first; keyset-paginated.
-    Optionally only calls of one API (`event_name`) and from given addresses (a finding's action)."""
+    `accounts` keeps the calls those accounts logged; `filters` narrows by service, API, error, IP."""
+    params: dict[str, object] = {"keys": list(keys), "start": start, "end": end}
     where = [
         "session_key IN {keys:Array(String)}",
         "event_time >= {start:DateTime}",
         "event_time < {end:DateTime}",
+        account_clause("recipient_account_id", accounts, params),
+        (filters or CallFilter()).sql(params),
     ]
-    params: dict[str, object] = {"keys": list(keys), "start": start, "end": end, "limit": first + 1}
-    if event_name:
-        where.append("event_name = {name:String}")
-        params["name"] = event_name
-    if source_ips:
-        where.append("source_ip_address IN {ips:Array(String)}")
-        params["ips"] = list(source_ips)
+    return calls_where(store, where, params, first, after)
+
+
+_CALL_COLUMNS = """session_key, event_time, event_id, recipient_account_id, aws_region, event_source,
+    event_name, read_only, error_code, error_message, source_ip_address, user_agent, vpc_endpoint_id,
+    invoked_by"""
+
+
+def _unique(rows: Sequence[Row]) -> list[ApiCall]:
+    """Calls with the copies of a record dropped: rows with the same sort key (credential, time,
+    recipient account, eventID), which a merge would collapse (they are identical in these columns)."""
+    seen: set[tuple[object, ...]] = set()
+    calls = []
+    for row in rows:
+        identity = (row[0], row[1], row[3], row[2])
+        if identity not in seen:
+            seen.add(identity)
+            calls.append(ApiCall(*row))
+    return calls
+
+
+def calls_where(
+    store: Store,
+    where: list[str],
+    params: dict[str, object],
+    first: int,
+    after: tuple[datetime, str, str] | None,
+) -> Page[ApiCall]:
+    """Calls matching every condition of `where` (SQL from code, values bound in `params`), oldest
+    first, keyset-paginated by (event time, recipient account, eventID).
+
+    FINAL (collapsing copies of a record that parts not yet merged both hold) makes the engine
+    merge every part of the range before it can stop at the page: most of the read's time. So the
+    page is read twice over without FINAL and repeats are dropped here; only when repeats leave it
+    short is it read again with FINAL.
+    """
+    where = list(where)
+    params = dict(params)
     if after:
         where.append("(event_time, recipient_account_id, event_id) > ({t:DateTime}, {r:String}, {e:String})")
         params["t"], params["r"], params["e"] = after
-    rows = store.read(
-        f"""SELECT session_key, event_time, event_id, recipient_account_id, aws_region, event_source,
-            event_name, read_only, error_code, error_message, source_ip_address, user_agent, vpc_endpoint_id,
-            invoked_by
-        FROM {T_EVENTS} FINAL WHERE {" AND ".join(where)}
-        ORDER BY event_time, recipient_account_id, event_id LIMIT {{limit:UInt32}}""",
-        params,
-    )
-    calls = [ApiCall(*row) for row in rows[:first]]
-    return Page(calls, len(rows) > first)
+    condition = " AND ".join(where)
+
+    def read(final: str, limit: int) -> list[Row]:
+        return store.read(
+            f"SELECT {_CALL_COLUMNS} FROM {T_EVENTS} {final} WHERE {condition}"
+            " ORDER BY event_time, recipient_account_id, event_id LIMIT {limit:UInt32}",
+            {**params, "limit": limit},
+        )
+
+    fetch = 2 * (first + 1)
+    rows = read("", fetch)
+    calls = _unique(rows)
+    if len(calls) <= first and len(rows) == fetch:
+        calls = [ApiCall(*row) for row in read("FINAL", first + 1)]
+    return Page(calls[:first], len(calls) > first)
 
 
 CallsRequest = tuple[str, datetime, datetime, int]
 
 
-def first_calls(store: Store, requests: Sequence[CallsRequest]) -> dict[CallsRequest, Page[ApiCall]]:
+def first_calls(
+    store: Store, requests: Sequence[CallsRequest], accounts: Accounts = None
+) -> dict[CallsRequest, Page[ApiCall]]:
     """The first page of calls of many credentials at once (nested lists of sessions): one query
-    per distinct (scope, page size), `LIMIT n BY session_key`, instead of one per credential."""
+    per distinct (scope, page size), `LIMIT n BY session_key`, instead of one per credential.
+    Read without FINAL as in `calls_where` (twice the page, repeats dropped, FINAL only for a
+    credential whose page the repeats left short)."""
     groups: dict[tuple[datetime, datetime, int], list[str]] = {}
     for key, start, end, first in requests:
         groups.setdefault((start, end, first), []).append(key)
     pages: dict[CallsRequest, Page[ApiCall]] = {}
     for (start, end, first), keys in groups.items():
-        rows = store.read(
-            f"""SELECT session_key, event_time, event_id, recipient_account_id, aws_region, event_source,
-                event_name, read_only, error_code, error_message, source_ip_address, user_agent,
-                vpc_endpoint_id, invoked_by
-            FROM {T_EVENTS} FINAL
-            WHERE session_key IN {{keys:Array(String)}}
-              AND event_time >= {{start:DateTime}} AND event_time < {{end:DateTime}}
-            ORDER BY session_key, event_time, recipient_account_id, event_id
-            LIMIT {{limit:UInt32}} BY session_key""",
-            {"keys": sorted(set(keys)), "start": start, "end": end, "limit": first + 1},
-        )
-        by_key: dict[str, list[ApiCall]] = {}
-        for row in rows:
-            by_key.setdefault(str(row[0]), []).append(ApiCall(*row))
+        by_key = _first_calls_by_key(store, sorted(set(keys)), start, end, first, accounts)
         for key in keys:
             calls = by_key.get(key, [])
             pages[(key, start, end, first)] = Page(calls[:first], len(calls) > first)
     return pages
+
+
+def _first_calls_by_key(
+    store: Store,
+    keys: list[str],
+    start: datetime,
+    end: datetime,
+    first: int,
+    accounts: Accounts,
+    final: bool = False,
+) -> dict[str, list[ApiCall]]:
+    fetch = first + 1 if final else 2 * (first + 1)
+    params: dict[str, object] = {"keys": keys, "start": start, "end": end, "limit": fetch}
+    allowed = account_clause("recipient_account_id", accounts, params)
+    rows = store.read(
+        f"""SELECT {_CALL_COLUMNS}
+        FROM {T_EVENTS} {"FINAL" if final else ""}
+        WHERE session_key IN {{keys:Array(String)}}
+          AND event_time >= {{start:DateTime}} AND event_time < {{end:DateTime}} AND {allowed}
+        ORDER BY session_key, event_time, recipient_account_id, event_id
+        LIMIT {{limit:UInt32}} BY session_key""",
+        params,
+    )
+    raw: dict[str, list[Row]] = {}
+    for row in rows:
+        raw.setdefault(str(row[0]), []).append(row)
+    by_key = {key: _unique(found) for key, found in raw.items()}
+    short = [
+        key for key, calls in by_key.items() if not final and len(calls) <= first and len(raw[key]) == fetch
+    ]
+    if short:
+        by_key.update(_first_calls_by_key(store, short, start, end, first, accounts, final=True))
+    return by_key
 
 
 def raw_records(store: Store, keys: Sequence[tuple[str, str, str]]) -> dict[tuple[str, str, str], str]:
@@ -541,33 +608,43 @@ _SCOPE = (
 )
 
 
-def call_count(store: Store, keys: Sequence[str], start: datetime, end: datetime) -> int:
+def call_count(
+    store: Store, keys: Sequence[str], start: datetime, end: datetime, accounts: Accounts = None
+) -> int:
     """Distinct records (recipient account, eventID) made with the given credentials in scope."""
     if not keys:
         return 0
+    params: dict[str, object] = {"keys": list(keys), "start": start, "end": end}
+    allowed = account_clause("recipient_account_id", accounts, params)
     value = store.read(
-        f"SELECT uniqExact(recipient_account_id, event_id) FROM {T_EVENTS} WHERE {_SCOPE}",
-        {"keys": list(keys), "start": start, "end": end},
+        f"SELECT uniqExact(recipient_account_id, event_id) FROM {T_EVENTS} WHERE {_SCOPE} AND {allowed}",
+        params,
     )
     return int(value[0][0]) if value else 0
 
 
-def calls_by_api(store: Store, keys: Sequence[str], start: datetime, end: datetime) -> list[ApiCount]:
+def calls_by_api(
+    store: Store, keys: Sequence[str], start: datetime, end: datetime, accounts: Accounts = None
+) -> list[ApiCount]:
     """Calls and failed calls per service and API, most called first."""
     if not keys:
         return []
+    params: dict[str, object] = {"keys": list(keys), "start": start, "end": end}
+    allowed = account_clause("recipient_account_id", accounts, params)
     rows = store.read(
         f"""SELECT replaceOne(event_source, '.amazonaws.com', '') AS service, event_name,
             uniqExact(recipient_account_id, event_id),
             uniqExactIf(recipient_account_id, event_id, error_code != '')
-        FROM {T_EVENTS} WHERE {_SCOPE}
+        FROM {T_EVENTS} WHERE {_SCOPE} AND {allowed}
         GROUP BY service, event_name ORDER BY 3 DESC, service, event_name LIMIT 1000""",
-        {"keys": list(keys), "start": start, "end": end},
+        params,
     )
     return [ApiCount(str(a), str(b), int(c), int(d)) for a, b, c, d in rows]
 
 
-def direct_call_count(store: Store, kind: str, identifier: str, start: datetime, end: datetime) -> int:
+def direct_call_count(
+    store: Store, kind: str, identifier: str, start: datetime, end: datetime, accounts: Accounts = None
+) -> int:
     """Calls a user or root made with its own long-term keys (not with temporary credentials)."""
     if kind not in ("IAM_USER", "ROOT"):
         return 0
@@ -579,7 +656,7 @@ def direct_call_count(store: Store, kind: str, identifier: str, start: datetime,
             {"arn": identifier},
         )
     ]
-    return call_count(store, keys, start, end)
+    return call_count(store, keys, start, end, accounts)
 
 
 def account_names(store: Store, ids: Sequence[str]) -> dict[str, str]:

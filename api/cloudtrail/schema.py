@@ -71,6 +71,7 @@ class Query:
             end=end,
             first=size,
             after=position,
+            accounts=info.context.accounts,
         )
         issuances = await info.context.loaders.issuance.load_many([u.session_key for u in page.items])
         edges = []
@@ -144,7 +145,13 @@ async def find_principal(info: Info, kind: PrincipalKind, identifier: str) -> Pr
     if kind in (PrincipalKind.IAM_USER, PrincipalKind.ROOT):
         start, end = datetime(1970, 1, 1, tzinfo=UTC), datetime.now(UTC) + timedelta(days=1)
         direct = await run_in_threadpool(
-            reads.direct_call_count, info.context.store, kind.value, identifier, start, end
+            reads.direct_call_count,
+            info.context.store,
+            kind.value,
+            identifier,
+            start,
+            end,
+            info.context.accounts,
         )
     if direct:
         parts = identifier.split(":")

@@ -9,12 +9,16 @@ import strawberry
 from starlette.concurrency import run_in_threadpool
 
 from api.cloudtrail import reads
+from api.cloudtrail.filter_types import ApiCallFilter
 from api.cloudtrail.lineage import Lineage
 from api.cloudtrail.principals import PrincipalKind, PrincipalRef
+from api.cloudtrail.profile import ActivityProfile, Scoped
+from api.cloudtrail.summaries import Subject
 from api.context import Info
 from api.errors import BadRequest
 from api.fields import field
 from api.pagination import PageInfo, cursor_time, decode_cursor, encode_cursor, page_size, storable_time
+from api.scoping import REDACTED
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 UNTIL = datetime(2100, 1, 1, tzinfo=UTC)
@@ -97,7 +101,7 @@ class ChainGap:
 @strawberry.type(
     description="A temporary credential (role session, federation token, session token, console session)."
 )
-class RoleSession:
+class RoleSession(ActivityProfile):
     id: strawberry.ID
     access_key_id: str
     credential_kind: str | None
@@ -161,6 +165,7 @@ class RoleSession:
         after: str | None = None,
         from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
         to: datetime | None = None,
+        filter: ApiCallFilter | None = None,
     ) -> ApiCallConnection:
         settings = info.context.settings
         size = page_size(first, settings.default_page_size, settings.max_page_size)
@@ -170,7 +175,8 @@ class RoleSession:
         end = storable_time(to, "to") if to else UNTIL
         if start >= end:
             raise BadRequest("`from` must be before `to`")
-        if after is None:
+        filters = filter.to_filter() if filter else None
+        if after is None and filters is None:
             found = await info.context.loaders.first_calls.load((self.access_key_id, start, end, size))
             return api_call_connection(found or reads.Page([], False))
         page = await run_in_threadpool(
@@ -181,6 +187,8 @@ class RoleSession:
             end=end,
             first=size,
             after=call_position(after),
+            accounts=info.context.accounts,
+            filters=filters,
         )
         return api_call_connection(page)
 
@@ -281,6 +289,17 @@ class RoleSession:
     )
     def can_still_be_valid(self) -> bool:
         return can_still_be_valid(self.credential_kind, self.issued_at or self.first_seen, self.expires_at)
+
+    # -- issue 4: account-limited tokens (api.scoping) and profile panels (ActivityProfile fields) --
+    @field(
+        description="True for a hop of a chain in an account the token may not read: a placeholder "
+        "with no details (its key is `redacted:<n>`)."
+    )
+    def redacted(self) -> bool:
+        return self.access_key_id.startswith(REDACTED)
+
+    async def activity_subject(self, info: Info) -> Scoped:
+        return Scoped(Subject.of_keys([] if self.redacted() else [self.access_key_id]))
 
 
 @strawberry.type

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from strawberry.dataloader import DataLoader
 
 from api.cloudtrail import reads as trail_reads
+from api.cloudtrail.filters import CallFilter
 from api.cloudtrail.principal_types import Ec2Instance, Principal, PrincipalKindEnum
 from api.cloudtrail.principals import PrincipalKind, PrincipalRef
 from api.cloudtrail.schema import find_principal
@@ -203,8 +204,10 @@ class Finding:
             end=self.last_seen + margin + timedelta(seconds=1),
             first=size,
             after=call_position(after),
-            event_name=(self.api_call or "") if only_finding_action else "",
-            source_ips=self.remote_ips if only_finding_action else (),
+            accounts=info.context.accounts,
+            filters=CallFilter(name=self.api_call or "", source_ips=tuple(self.remote_ips))
+            if only_finding_action
+            else None,
         )
         return api_call_connection(page)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from urllib.parse import quote
 
 import orjson
 import pytest
@@ -186,3 +187,69 @@ def test_csv_cells_cannot_become_spreadsheet_formulas() -> None:
 
     # Assert
     assert cells == ["'=HYPERLINK(1)", "'+1", "'-1", "'@SUM(1)", "aws-cli/2", ""]
+
+
+# -- a principal's export -------------------------------------------------------------------------
+
+
+def _principal_url(kind: str, identifier: str) -> str:
+    return f"/export/principals/{kind}/{quote(identifier, safe='')}/calls"
+
+
+def test_a_principals_export_has_every_call_of_its_chains_as_graphql_lists_them(api: Api) -> None:
+    # Arrange
+    query = (
+        "query ($id: String!) { principal(kind: IAM_USER, identifier: $id) "
+        "{ apiCalls(first: 500) { edges { node { eventTime eventId } } } } }"
+    )
+    listed = api.data(query, {"id": trail.ALICE_ARN})["principal"]["apiCalls"]["edges"]
+
+    # Act
+    response = api.http.get(_principal_url("IAM_USER", trail.ALICE_ARN), headers=AUTH)
+
+    # Assert
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/x-ndjson")
+    exported = [(line["event_time"], line["event_id"]) for line in _lines(response.text)]
+    assert exported == [(e["node"]["eventTime"], e["node"]["eventId"]) for e in listed]
+    assert len(exported) == trail.EXPECTED_CALLS[trail.KEY_B] + trail.EXPECTED_CALLS[trail.KEY_C]
+
+
+def test_a_principals_export_as_csv_by_bare_name_and_lowercase_kind(api: Api) -> None:
+    # Act: the identifier an ARN with slashes left unencoded, the kind in lower case
+    by_arn = api.http.get(f"/export/principals/IAM_USER/{trail.ALICE_ARN}/calls?format=csv", headers=AUTH)
+    by_name = api.http.get(_principal_url("iam_user", "alice") + "?format=csv", headers=AUTH)
+
+    # Assert
+    assert by_arn.status_code == by_name.status_code == 200
+    rows = list(csv.reader(io.StringIO(by_arn.text)))
+    assert rows[0] == list(COLUMNS)
+    assert by_name.text == by_arn.text
+    assert "alice-calls.csv" in by_arn.headers["content-disposition"]
+
+
+def test_an_unknown_principal_is_404_and_a_bad_kind_400(api: Api) -> None:
+    # Act
+    unknown = api.http.get(_principal_url("IAM_USER", "arn:aws:iam::111111111111:user/nobody"), headers=AUTH)
+    bad_kind = api.http.get(_principal_url("ROBOT", trail.ALICE_ARN), headers=AUTH)
+    bad_scope = api.http.get(_principal_url("IAM_USER", trail.ALICE_ARN) + "?from=yesterday", headers=AUTH)
+
+    # Assert
+    assert (unknown.status_code, unknown.json()) == (404, {"error": "no such principal"})
+    assert bad_kind.status_code == 400
+    assert bad_kind.json()["error"].startswith("`kind` must be one of IAM_USER, ROOT")
+    assert bad_scope.status_code == 400
+
+
+def test_a_principals_export_streams_in_pages(loaded: Store, api: Api) -> None:
+    # Arrange
+    expected = api.http.get(_principal_url("EC2_INSTANCE", trail.INSTANCE), headers=AUTH).text
+    app = create_app(ApiSettings(export_page_size=1), loaded, (TOKEN,))
+
+    # Act
+    with TestClient(app) as http:
+        response = http.get(_principal_url("EC2_INSTANCE", trail.INSTANCE), headers=AUTH)
+
+    # Assert
+    assert response.text == expected
+    assert len(_lines(expected)) == trail.EXPECTED_CALLS[trail.KEY_EC2]

@@ -38,7 +38,8 @@ def test_contract_names_are_in_the_schema() -> None:
     # Assert: the names that playbooks and frontends rely on
     assert "session(accessKeyId: String!): RoleSession\n" in text
     assert arguments_of(text, "sessions") == ["accountId", "roleArn", "from", "to", "first", "after"]
-    assert arguments_of(text, "apiCalls") == ["first", "after", "from", "to"]
+    # Arguments are only ever added after the contract's ones (filter: issue 4's search filters).
+    assert arguments_of(text, "apiCalls")[:4] == ["first", "after", "from", "to"]
     for line in ("assumedBy: Principal", "chain: [RoleSession!]!", "origin: Principal", "chainGap: ChainGap"):
         assert f"\n  {line}\n" in text, line
     fields = (
@@ -48,4 +49,4 @@ def test_contract_names_are_in_the_schema() -> None:
     )
     for name in fields.split():
         assert f"\n  {name}: " in text, name
-    assert "interface Principal {" in text
+    assert re.search(r"\ninterface Principal( implements [A-Za-z& ]+)? \{", text)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,8 @@ from api.settings import ApiSettings
 from clickhouse.client import Store
 from ingest.load import LOADED, Loader
 from ingest.sources import file_ref
+from tests.data.api import trail
+from tests.support import truncate_all
 
 TOKEN = "test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -59,10 +61,11 @@ query ($account: String, $role: String, $from: DateTime, $to: DateTime, $first: 
 @dataclass
 class Api:
     http: TestClient
+    auth: dict[str, str] = field(default_factory=lambda: dict(AUTH))
 
     def post(self, query: str, variables: Json | None = None) -> Json:
         response = self.http.post(
-            "/graphql", json={"query": query, "variables": variables or {}}, headers=AUTH
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=self.auth
         )
         assert response.status_code == 200, response.text
         body: Json = response.json()
@@ -84,10 +87,28 @@ class Api:
 
 
 @contextmanager
-def open_api(store: Store, settings: ApiSettings | None = None) -> Iterator[Api]:
-    app = create_app(settings or ApiSettings(), store, (TOKEN,))
-    with TestClient(app) as http:
+def open_api(
+    store: Store, settings: ApiSettings | None = None, tokens: tuple[str, ...] = (TOKEN,), **app: Any
+) -> Iterator[Api]:
+    """The real app on `store`; the client presents the test token (give `tokens` to configure
+    others, and use `Api.as_token` to present one of them)."""
+    with TestClient(create_app(settings or ApiSettings(), store, tokens, **app)) as http:
         yield Api(http)
+
+
+@contextmanager
+def trail_api(store: Store, tokens: tuple[str, ...] = (TOKEN,), extra: Sequence[Path] = ()) -> Iterator[Api]:
+    """The app on a store holding just the invented trail of this folder (and `extra` files): for
+    module-scoped fixtures of tests that only read."""
+    truncate_all(store)
+    load(Loader(store, retention_days=0), [*trail.paths(), *extra])
+    with open_api(store, tokens=tokens) as api:
+        yield api
+
+
+def as_token(api: Api, secret: str) -> Api:
+    """The same app, presenting another configured token."""
+    return Api(api.http, {"Authorization": f"Bearer {secret}"})
 
 
 def load(loader: Loader, files: Sequence[Path]) -> None:

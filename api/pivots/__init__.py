@@ -1,0 +1,1 @@
+"""Pivots: access keys, IP addresses and resources, and the search across entities."""
