@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from api.cloudtrail.reads import Page, utc
+from api.scoping import Accounts, account_clause
 from clickhouse import tables
 from clickhouse.client import Row, Store
 
@@ -71,21 +72,28 @@ def _row(row: Row) -> FindingRow:
     return FindingRow(*values)
 
 
-def findings_by_id(store: Store, ids: Sequence[str]) -> dict[str, FindingRow]:
-    """The newest version of each finding id (one query for all)."""
+def findings_by_id(store: Store, ids: Sequence[str], accounts: Accounts = None) -> dict[str, FindingRow]:
+    """The newest version of each finding id (one query for all), of the allowed accounts."""
     if not ids:
         return {}
-    rows = store.read(_SELECT + " WHERE finding_id IN {ids:Array(String)}", {"ids": list(ids)})
+    params: dict[str, object] = {"ids": list(ids)}
+    allowed = account_clause("account_id", accounts, params)
+    rows = store.read(_SELECT + f" WHERE finding_id IN {{ids:Array(String)}} AND {allowed}", params)
     return {str(row[0]): _row(row) for row in rows}
 
 
-def findings_by_key(store: Store, keys: Sequence[str]) -> dict[str, list[FindingRow]]:
-    """Findings naming each access key, newest activity first."""
+def findings_by_key(
+    store: Store, keys: Sequence[str], accounts: Accounts = None
+) -> dict[str, list[FindingRow]]:
+    """Findings naming each access key (in the allowed accounts), newest activity first."""
     if not keys:
         return {}
+    params: dict[str, object] = {"keys": list(keys)}
+    allowed = account_clause("account_id", accounts, params)
     rows = store.read(
-        _SELECT + " WHERE access_key_id IN {keys:Array(String)} ORDER BY last_seen DESC, finding_id",
-        {"keys": list(keys)},
+        _SELECT
+        + f" WHERE access_key_id IN {{keys:Array(String)}} AND {allowed} ORDER BY last_seen DESC, finding_id",
+        params,
     )
     found: dict[str, list[FindingRow]] = {}
     for row in rows:
@@ -94,11 +102,13 @@ def findings_by_key(store: Store, keys: Sequence[str]) -> dict[str, list[Finding
     return found
 
 
-def finding_raw(store: Store, finding_id: str) -> str | None:
+def finding_raw(store: Store, finding_id: str, accounts: Accounts = None) -> str | None:
     """The newest version of the finding as loaded (JSON text)."""
+    params: dict[str, object] = {"id": finding_id}
+    allowed = account_clause("account_id", accounts, params)
     value = store.scalar(
-        f"SELECT argMax(raw, version) FROM {T_FINDINGS} WHERE finding_id = {{id:String}}",
-        {"id": finding_id},
+        f"SELECT argMax(raw, version) FROM {T_FINDINGS} WHERE finding_id = {{id:String}} AND {allowed}",
+        params,
     )
     return str(value) if value else None
 
@@ -133,11 +143,13 @@ class FindingFilter:
 
 
 def list_findings(
-    store: Store, wanted: FindingFilter, *, first: int, after: tuple[datetime, str] | None
-) -> Page[FindingRow]:
-    """Findings matching every filter, the most recently active first; keyset-paginated."""
-    where: list[str] = []
+    store: Store, wanted: FindingFilter, *, first: int, after: tuple[datetime, str] | None,
+    accounts: Accounts = None,
+) -> Page[FindingRow]:  # fmt: skip
+    """Findings matching every filter (in the allowed accounts), the most recently active first;
+    keyset-paginated."""
     params: dict[str, object] = {"limit": first + 1}
+    where: list[str] = [account_clause("account_id", accounts, params)]
     if wanted.types:
         where.append("type IN {types:Array(String)}")
         params["types"] = list(wanted.types)

@@ -50,7 +50,9 @@ class Query:
         finding_id = _bounded(str(id), "id")
         if not finding_id:
             raise BadRequest("id must not be empty")
-        found = await run_in_threadpool(reads.findings_by_id, info.context.store, [finding_id])
+        found = await run_in_threadpool(
+            reads.findings_by_id, info.context.store, [finding_id], info.context.accounts
+        )
         row = found.get(finding_id)
         return Finding.from_row(row) if row else None
 
@@ -105,6 +107,11 @@ class Query:
             subjects=subjects,
         )
         page = await run_in_threadpool(
-            reads.list_findings, info.context.store, wanted, first=size, after=finding_position(after)
+            reads.list_findings,
+            info.context.store,
+            wanted,
+            first=size,
+            after=finding_position(after),
+            accounts=info.context.accounts,
         )
         return finding_connection(page)

@@ -215,7 +215,9 @@ class Finding:
         description="The finding as loaded (JSON text of its newest version), fetched only when asked for."
     )
     async def raw(self, info: Info) -> str | None:
-        return await run_in_threadpool(reads.finding_raw, info.context.store, str(self.id))
+        return await run_in_threadpool(
+            reads.finding_raw, info.context.store, str(self.id), info.context.accounts
+        )
 
 
 @strawberry.type
@@ -261,10 +263,10 @@ def _by_key(info: Info) -> DataLoader[str, list[reads.FindingRow]]:
     """Findings by access key, batched across the request (one query for every session asked)."""
     extras = info.context.extras
     if "guardduty_by_key" not in extras:
-        store = info.context.store
+        store, accounts = info.context.store, info.context.accounts
 
         async def batch(keys: list[str]) -> list[list[reads.FindingRow]]:
-            found = await run_in_threadpool(reads.findings_by_key, store, keys)
+            found = await run_in_threadpool(reads.findings_by_key, store, keys, accounts)
             return [found.get(key, []) for key in keys]
 
         extras["guardduty_by_key"] = DataLoader(load_fn=batch)
@@ -308,5 +310,6 @@ async def principal_findings(
         reads.FindingFilter(subjects=subjects),
         first=size,
         after=finding_position(after),
+        accounts=info.context.accounts,
     )
     return finding_connection(page)

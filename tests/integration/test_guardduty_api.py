@@ -9,7 +9,7 @@ import pytest
 from clickhouse.client import Store
 from ingest.load import LOADED, Loader
 from ingest.sources import file_ref
-from tests.data.api.harness import Api, Json, open_api
+from tests.data.api.harness import Api, Json, as_token, open_api
 from tests.data.attribution.records import api_time, at
 from tests.data.attribution.scenarios import HANA
 from tests.data.guardduty import chain
@@ -223,3 +223,27 @@ def test_a_sample_finding_about_a_long_term_key_names_its_iam_user(
     )
     assert {"kind": "AccessKey", "id": "GeneratedFindingAccessKeyId"} in found["resources"]
     assert found["remoteIps"] == ["198.51.100.0"]
+
+
+def test_a_token_limited_to_other_accounts_sees_no_finding_of_the_development_account(
+    store: Store, written: chain.Written
+) -> None:
+    # Arrange: the finding is in the development account; one token may read only production
+    tokens = ("test-token", f"prod:read@{chain.PROD}:prod-only", f"dev:read@{chain.DEV}:dev-only")
+    with open_api(store, tokens=tokens) as api:
+        prod, dev = as_token(api, "prod-only"), as_token(api, "dev-only")
+        # Act
+        seen = [
+            (
+                client.data(QUESTION_1, {"id": chain.FINDING_ID})["finding"] is not None,
+                [e["node"]["id"] for e in client.data(FINDINGS, {})["findings"]["edges"]],
+                client.data("query($id: ID!) { finding(id: $id) { raw } }", {"id": chain.FINDING_ID})[
+                    "finding"
+                ],
+            )
+            for client in (prod, dev)
+        ]
+    # Assert: invisible to the production token by id and by list; whole for the development one
+    assert seen[0] == (False, [], None)
+    assert seen[1][:2] == (True, [chain.FINDING_ID])
+    assert seen[1][2]["raw"]
