@@ -4,7 +4,6 @@ its key used from an outside address, which its known addresses exclude."""
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import json
 from collections.abc import Iterator
@@ -13,21 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import strawberry
 
-from api.context import Context
 from api.flowlogs import reads as flow_reads
-from api.flowlogs.schema import address_talkers
-from api.flowlogs.types import AddressTalker
 from api.instances.addresses import known_addresses
 from api.instances.reads import instances_of_interfaces
-from api.loaders import Loaders
-from api.settings import ApiSettings
 from clickhouse.client import Store
 from ingest.instances import InterfaceObservation, record_interfaces
 from ingest.load import LOADED, Loader
 from ingest.sources import walk
-from tests.data.api.harness import Api, open_api
+from tests.data.api.harness import Api, as_token, open_api
 from tests.data.attribution import scenarios
 from tests.data.attribution.records import DAY, at
 from tests.data.attribution.sts import call
@@ -240,22 +233,26 @@ def test_an_instance_known_only_from_flows_and_findings(api: Api, migrated_store
     assert api.data('{ instance(id: "i-0000000000unknown") { identifier } }')["instance"] is None
 
 
-@strawberry.type
-class PivotQuery:
-    """A schema whose one field is the resolver-ready function, as the IpAddress type wires it."""
-
-    talkers: list[AddressTalker] = strawberry.field(resolver=address_talkers)
-
-
-def test_the_address_pivot_works_as_a_resolver(api: Api, migrated_store: Store) -> None:
+def test_the_address_pivot_names_the_instance_that_talked_to_it(api: Api, migrated_store: Store) -> None:
     # Arrange
-    schema = strawberry.Schema(query=PivotQuery)
-    context = Context(ApiSettings(), migrated_store, Loaders.create(migrated_store), "test", "test")
-    query = "query($a: String!) { talkers(address: $a) { interfaceId instanceId bytesOut flows } }"
+    query = """query($a: String!) { ipAddress(address: $a, from: "2024-05-01T00:00:00Z") {
+      talkers { interfaceId instanceId bytesOut flows } } }"""
+    elsewhere = "222233334444"
+    # an instance known only from a finding, in the production account
+    record_interfaces(migrated_store, [InterfaceObservation(
+        "i-0ffff000000000002", "eni-0ffff000000000002", at(9), private_addresses=("10.20.9.10",),
+        account_id=PROD, evidence="finding-2",
+    )])  # fmt: skip
+    tokens = ("test-token", f"other:read@{elsewhere}:other-only")
     # Act
-    result = asyncio.run(schema.execute(query, variable_values={"a": EXFIL}, context_value=context))
-    # Assert: the interface, and its instance found through the launch record
-    assert result.errors is None
-    assert result.data == {
-        "talkers": [{"interfaceId": ENI, "instanceId": INSTANCE, "bytesOut": 25_000_000, "flows": 3}]
-    }
+    talkers = api.data(query, {"a": EXFIL})["ipAddress"]["talkers"]
+    with open_api(migrated_store, tokens=tokens) as admin:
+        limited = as_token(admin, "other-only")
+        hidden_talkers = (limited.data(query, {"a": EXFIL})["ipAddress"] or {}).get("talkers", [])
+        hidden_instance = limited.data("query($id: String!) { instance(id: $id) { identifier } }",
+                                       {"id": "i-0ffff000000000002"})["instance"]  # fmt: skip
+    # Assert: the interface, and its instance found through the launch record; nothing of it for a
+    # token limited to another account
+    assert talkers == [{"interfaceId": ENI, "instanceId": INSTANCE, "bytesOut": 25_000_000, "flows": 3}]
+    assert hidden_talkers == []
+    assert hidden_instance is None
