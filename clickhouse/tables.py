@@ -11,6 +11,13 @@ CLOUDTRAIL_EVENTS: Final = "cloudtrail_events"
 CLOUDTRAIL_ISSUANCES: Final = "cloudtrail_issuances"
 CLOUDTRAIL_SESSIONS: Final = "cloudtrail_sessions"
 CLOUDTRAIL_LOAD_COUNTS: Final = "cloudtrail_load_counts"
+CLOUDTRAIL_ROLE_DAYS: Final = "cloudtrail_role_days"
+CLOUDTRAIL_ACCOUNT_DAYS: Final = "cloudtrail_account_days"
+
+GEOIP_CITY_NETWORKS: Final = "geoip_city_networks"
+GEOIP_ASN_NETWORKS: Final = "geoip_asn_networks"
+GEOIP_CITY_DICT: Final = "geoip_city_dict"
+GEOIP_ASN_DICT: Final = "geoip_asn_dict"
 
 DIRECTORY_ACCOUNTS: Final = "directory_accounts"
 DIRECTORY_IDENTITY_CENTER_USERS: Final = "directory_identity_center_users"
@@ -24,10 +31,12 @@ RETAINED: Final[dict[str, str]] = {
     CLOUDTRAIL_EVENTS: "event_time",
     CLOUDTRAIL_ISSUANCES: "issued_at",
     CLOUDTRAIL_SESSIONS: "day",
+    CLOUDTRAIL_ROLE_DAYS: "day",
+    CLOUDTRAIL_ACCOUNT_DAYS: "day",
 }
 
 # Tables derived from cloudtrail_events by materialized views; `roletrail rebuild` refills them.
-DERIVED_FROM_EVENTS: Final = (CLOUDTRAIL_ISSUANCES, CLOUDTRAIL_SESSIONS)
+DERIVED_FROM_EVENTS: Final = (CLOUDTRAIL_ISSUANCES, CLOUDTRAIL_SESSIONS, CLOUDTRAIL_ROLE_DAYS, CLOUDTRAIL_ACCOUNT_DAYS)
 
 # Every table that holds data (not Null-engine pipes), for tests that isolate by truncation.
 DATA_TABLES: Final = (
@@ -35,6 +44,10 @@ DATA_TABLES: Final = (
     CLOUDTRAIL_ISSUANCES,
     CLOUDTRAIL_SESSIONS,
     CLOUDTRAIL_LOAD_COUNTS,
+    CLOUDTRAIL_ROLE_DAYS,
+    CLOUDTRAIL_ACCOUNT_DAYS,
+    GEOIP_CITY_NETWORKS,
+    GEOIP_ASN_NETWORKS,
     INGEST_OBJECTS,
     INGEST_REJECTS,
     INGEST_JOBS,

@@ -28,7 +28,7 @@ import orjson
 from clickhouse import tables
 from clickhouse.client import Store
 from clickhouse.errors import BadInput, StorageError
-from ingest import cloudtrail, directory
+from ingest import cloudtrail, directory, geo
 from ingest.cloudtrail import BadItem, Chunk, NoBoundary, RecordsFileChunker, Shape, TruncatedRecords
 from ingest.sources import NOT_LOADED, CorruptObject, LogType, ObjectRef, object_checksum, object_stream
 
@@ -452,6 +452,7 @@ class Loader:
             # Monthly partitions: an export spanning more than 100 months is still one honest load.
             "throw_on_max_partitions_per_insert_block": 0,
         }
+        geo.prepare(self.store, data)  # the networks of new source addresses, before the rows need them
         self.store.raw_insert(tables.CLOUDTRAIL_LANDING, ["raw"], data, "JSONAsString", settings)
 
     def _reject(self, progress: _Progress, chunk_index: int, bad: Iterable[BadItem]) -> None:

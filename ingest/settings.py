@@ -18,6 +18,9 @@ class IngestSettings(BaseSettings):
     # Folders under which the API's ingest endpoint may read; nothing else on the server is readable.
     source_roots: Annotated[tuple[Path, ...], NoDecode] = ()
     load_time_limit_seconds: int = Field(default=3600, ge=10)
+    # MaxMind-format databases (a Country or City .mmdb; an ASN .mmdb). Unset: the bundled DB-IP City Lite.
+    geoip_db: Path | None = None
+    geoip_asn_db: Path | None = None
 
     @field_validator("source_roots", mode="before")
     @classmethod

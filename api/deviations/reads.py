@@ -1,0 +1,246 @@
+"""Read functions of deviations: what a session showed, and what its baselines hold.
+
+A session's deviations need a bounded number of small queries: its own calls (by its key), the
+keys of its role in the window (cloudtrail_role_days, by account + role + day range), that role's
+days split by whether the session's origin is behind each key, the account's days
+(cloudtrail_account_days), and, for travel and instance checks, the located calls of the origin's
+keys around the session (by key). Every value reaches SQL as a bound parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from clickhouse import tables
+from clickhouse.client import Store
+
+T_EVENTS = tables.CLOUDTRAIL_EVENTS
+T_ROLE_DAYS = tables.CLOUDTRAIL_ROLE_DAYS
+T_ACCOUNT_DAYS = tables.CLOUDTRAIL_ACCOUNT_DAYS
+# The values a session shows, by kind (the same expressions as the rollups' views).
+KINDS = ("api", "country", "city", "asn", "user_agent")
+# How many call ids a deviation carries (earliest first).
+MAX_EVENT_IDS = 5
+# Calls read for travel and address checks around one session; beyond it the check says so.
+MAX_LOCATED_CALLS = 50_000
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One value a session showed: when first, and the ids of its first calls."""
+
+    kind: str
+    value: str
+    first_seen: datetime
+    calls: int
+    event_ids: tuple[str, ...]
+
+
+def session_values(store: Store, key: str) -> list[Shown]:
+    """Every API, country, city, ASN and user agent a session showed (one query, by its key)."""
+    rows = store.read(
+        f"""SELECT kv.1 AS kind, kv.2 AS value, min(event_time), uniqExact(id),
+            arraySlice(arrayDistinct(arrayMap(x -> x.2, arraySort(groupArray((event_time, id))))),
+                       1, {{ids:UInt32}})
+        FROM (
+            SELECT event_time, concat(recipient_account_id, ':', event_id) AS id,
+                arrayJoin([
+                    ('api', concat(replaceOne(event_source, '.amazonaws.com', ''), ':', event_name)),
+                    ('country', toString(source_country)),
+                    ('city', if(source_city != '' AND source_country != '',
+                                concat(source_city, ', ', source_country), '')),
+                    ('asn', if(source_asn != 0, toString(source_asn), '')),
+                    ('user_agent', user_agent)]) AS kv
+            FROM {T_EVENTS} WHERE session_key = {{key:String}}
+        )
+        WHERE kv.2 != ''
+        GROUP BY kind, value
+        ORDER BY kind, value""",
+        {"key": key, "ids": MAX_EVENT_IDS},
+    )
+    return [Shown(str(k), str(v), first, int(n), tuple(str(i) for i in ids)) for k, v, first, n, ids in rows]
+
+
+def role_keys_in_window(store: Store, account_id: str, role_arn: str, start: date, end: date) -> list[str]:
+    """Keys of the role's sessions active on days [start, end]."""
+    rows = store.read(
+        f"""SELECT DISTINCT session_key FROM {T_ROLE_DAYS}
+        WHERE account_id = {{account:String}} AND role_arn = {{role:String}}
+          AND day >= {{start:Date}} AND day <= {{end:Date}}""",
+        {"account": account_id, "role": role_arn, "start": start, "end": end},
+    )
+    return sorted(str(row[0]) for row in rows)
+
+
+@dataclass(frozen=True)
+class DayRow:
+    """One day of a baseline: its calls and which of the wanted values it saw.
+
+    `mine`: the rows of the keys whose origin is the session's (the principal-in-role level);
+    `prior`: rows before the session (earlier days, or earlier sessions on its first day).
+    """
+
+    day: date
+    mine: bool
+    prior: bool
+    calls: int
+    values: dict[str, frozenset[str]]
+
+
+def _wanted(shown: Sequence[Shown]) -> dict[str, list[str]]:
+    wanted: dict[str, list[str]] = {kind: [] for kind in KINDS}
+    for item in shown:
+        wanted[item.kind].append(item.value)
+    return wanted
+
+
+_VALUE_COLUMNS = (("api", "apis"), ("country", "countries"), ("city", "cities"), ("asn", "asns"),
+                  ("user_agent", "user_agents"))  # fmt: skip
+
+
+def role_days(
+    store: Store,
+    *,
+    account_id: str,
+    role_arn: str,
+    key: str,
+    mine: Sequence[str],
+    start: date,
+    end: date,
+    session_start: datetime,
+    shown: Sequence[Shown],
+) -> list[DayRow]:
+    """The role's days [start, end], split by origin (mine) and by being before the session."""
+    wanted = _wanted(shown)
+    inner = ", ".join(f"groupUniqArrayMerge({column}) AS {column}" for _kind, column in _VALUE_COLUMNS)
+    outer = ", ".join(
+        f"arrayIntersect(groupUniqArrayArray({column}), {{w_{kind}:Array(String)}})"
+        for kind, column in _VALUE_COLUMNS
+    )
+    rows = store.read(
+        f"""SELECT day, mine, prior, sum(calls), {outer}
+        FROM (
+            SELECT day, session_key, session_key IN {{mine:Array(String)}} AS mine,
+                session_key != {{key:String}}
+                    AND (day < toDate({{session_start:DateTime}}) OR min(first_seen) < {{session_start:DateTime}})
+                    AS prior,
+                uniqExactMerge(calls) AS calls, {inner}
+            FROM {T_ROLE_DAYS}
+            WHERE account_id = {{account:String}} AND role_arn = {{role:String}}
+              AND day >= {{start:Date}} AND day <= {{end:Date}}
+            GROUP BY day, session_key
+        )
+        GROUP BY day, mine, prior ORDER BY day""",
+        {
+            "account": account_id, "role": role_arn, "key": key, "mine": list(mine), "start": start,
+            "end": end, "session_start": session_start,
+            **{f"w_{kind}": values for kind, values in wanted.items()},
+        },
+    )  # fmt: skip
+    return [_day_row(row[0], bool(row[1]), bool(row[2]), row[3], row[4:]) for row in rows]
+
+
+def account_days(
+    store: Store, *, account_id: str, start: date, end: date, shown: Sequence[Shown]
+) -> list[DayRow]:
+    """The account's days [start, end) (the session's own day is not split by session here)."""
+    wanted = _wanted(shown)
+    columns = ", ".join(
+        f"arrayIntersect(groupUniqArrayMerge({column}), {{w_{kind}:Array(String)}})"
+        for kind, column in _VALUE_COLUMNS
+    )
+    rows = store.read(
+        f"""SELECT day, uniqExactMerge(calls), {columns} FROM {T_ACCOUNT_DAYS}
+        WHERE account_id = {{account:String}} AND day >= {{start:Date}} AND day < {{end:Date}}
+        GROUP BY day ORDER BY day""",
+        {
+            "account": account_id, "start": start, "end": end,
+            **{f"w_{kind}": values for kind, values in wanted.items()},
+        },
+    )  # fmt: skip
+    return [_day_row(row[0], False, True, row[1], row[2:]) for row in rows]
+
+
+def _day_row(day: date, mine: bool, prior: bool, calls: object, values: Sequence[object]) -> DayRow:
+    found = {
+        kind: frozenset(str(v) for v in value)  # type: ignore[attr-defined]
+        for (kind, _column), value in zip(_VALUE_COLUMNS, values, strict=True)
+    }
+    return DayRow(day, mine, prior, int(calls), found)  # type: ignore[call-overload]
+
+
+def history_starts(store: Store, account_id: str, role_arn: str) -> tuple[date | None, date | None]:
+    """The first day the store holds for the role and for the account (None: nothing)."""
+    row = store.read(
+        f"""SELECT
+            (SELECT min(day) FROM {T_ROLE_DAYS} WHERE account_id = {{account:String}} AND role_arn = {{role:String}}),
+            (SELECT min(day) FROM {T_ACCOUNT_DAYS} WHERE account_id = {{account:String}})""",
+        {"account": account_id, "role": role_arn},
+    )[0]
+    return _day_or_none(row[0]), _day_or_none(row[1])
+
+
+def _day_or_none(value: object) -> date | None:
+    return value if isinstance(value, date) and value.year > 1970 else None
+
+
+@dataclass(frozen=True)
+class LocatedCall:
+    """A call with where it came from (travel and instance-address checks)."""
+
+    event_time: datetime
+    session_key: str
+    call_id: str
+    source_ip: str
+    location_kind: str
+    country: str
+    city: str
+    latitude: float
+    longitude: float
+
+
+def located_calls(store: Store, keys: Sequence[str], start: datetime, end: datetime) -> list[LocatedCall]:
+    """Calls of the keys in [start, end] that came from an address (not a service, not an endpoint,
+    not made by a service for the caller), oldest first; one per (key, address, second)."""
+    if not keys:
+        return []
+    rows = store.read(
+        f"""SELECT min(event_time) AS t, session_key, min(concat(recipient_account_id, ':', event_id)),
+            source_ip_address, any(source_location_kind), any(source_country), any(source_city),
+            any(source_latitude), any(source_longitude)
+        FROM {T_EVENTS}
+        WHERE session_key IN {{keys:Array(String)}} AND event_time >= {{start:DateTime}}
+          AND event_time <= {{end:DateTime}} AND source_location_kind IN ('public', 'private')
+          AND invoked_by = ''
+        GROUP BY session_key, source_ip_address, event_time
+        ORDER BY t, session_key LIMIT {{limit:UInt32}}""",
+        {"keys": list(keys), "start": start, "end": end, "limit": MAX_LOCATED_CALLS},
+    )
+    return [_located(row) for row in rows]
+
+
+def session_addresses(store: Store, keys: Sequence[str], start: datetime, end: datetime) -> list[LocatedCall]:
+    """Each address each key called from in [start, end] (same exclusions as located_calls), with
+    its first call."""
+    if not keys:
+        return []
+    rows = store.read(
+        f"""SELECT min(event_time) AS t, session_key, argMin(concat(recipient_account_id, ':', event_id), event_time),
+            source_ip_address, any(source_location_kind), any(source_country), any(source_city),
+            any(source_latitude), any(source_longitude)
+        FROM {T_EVENTS}
+        WHERE session_key IN {{keys:Array(String)}} AND event_time >= {{start:DateTime}}
+          AND event_time <= {{end:DateTime}} AND source_location_kind IN ('public', 'private')
+          AND invoked_by = ''
+        GROUP BY session_key, source_ip_address
+        ORDER BY t, session_key LIMIT {{limit:UInt32}}""",
+        {"keys": list(keys), "start": start, "end": end, "limit": MAX_LOCATED_CALLS},
+    )
+    return [_located(row) for row in rows]
+
+
+def _located(row: Sequence[object]) -> LocatedCall:
+    t, k, i, ip, kind, c, city, lat, lon = row
+    return LocatedCall(t, str(k), str(i), str(ip), str(kind), str(c), str(city), float(lat), float(lon))  # type: ignore[arg-type]

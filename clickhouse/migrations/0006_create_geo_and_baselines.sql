@@ -1,0 +1,177 @@
+-- Geolocation of source addresses and the daily rollups that deviations compare sessions with.
+--
+-- ingest/geo.py adds to the two *_networks tables the network (from a MaxMind-format database:
+-- ROLETRAIL_GEOIP_DB / ROLETRAIL_GEOIP_ASN_DB, or the bundled DB-IP City Lite) of every new public
+-- source address, before the records that carry it are inserted; ip_trie dictionaries on them
+-- answer a lookup per event inside ClickHouse. The geo columns of cloudtrail_events are
+-- MATERIALIZED: computed when a row is written, so every path that writes events (the parsing
+-- view, `roletrail rebuild`) geolocates without listing them, and a rebuild after another database
+-- is configured geolocates the stored events again. Rows written before this migration compute
+-- them when read, until a rebuild stores them.
+
+CREATE TABLE IF NOT EXISTS geoip_city_networks
+(
+    network String,
+    country LowCardinality(String),
+    city String,
+    latitude Float32,
+    longitude Float32
+)
+ENGINE = MergeTree
+-- Read whole by the dictionary (only networks of addresses seen: small); the order only groups rows.
+ORDER BY network;
+
+-- statement-break
+
+CREATE TABLE IF NOT EXISTS geoip_asn_networks
+(
+    network String,
+    asn UInt32,
+    as_org String
+)
+ENGINE = MergeTree
+ORDER BY network;
+
+-- statement-break
+
+CREATE DICTIONARY IF NOT EXISTS geoip_city_dict
+(
+    network String,
+    country String DEFAULT '',
+    city String DEFAULT '',
+    latitude Float32 DEFAULT nan,
+    longitude Float32 DEFAULT nan
+)
+PRIMARY KEY network
+SOURCE(CLICKHOUSE(TABLE 'geoip_city_networks'))
+-- Reloaded by ingest/geo.py after it loads a database (SYSTEM RELOAD DICTIONARY), never on a timer.
+LIFETIME(0)
+LAYOUT(IP_TRIE);
+
+-- statement-break
+
+CREATE DICTIONARY IF NOT EXISTS geoip_asn_dict
+(
+    network String,
+    asn UInt32 DEFAULT 0,
+    as_org String DEFAULT ''
+)
+PRIMARY KEY network
+SOURCE(CLICKHOUSE(TABLE 'geoip_asn_networks'))
+LIFETIME(0)
+LAYOUT(IP_TRIE);
+
+-- statement-break
+
+-- Where a call came from, as a location: `public` (geolocated), `private` (RFC 1918, CGNAT,
+-- loopback, link-local, unique-local: no country), `vpc_endpoint` (through a VPC endpoint: the
+-- address is the caller's inside its VPC, no country), `aws_service` (a hostname or "AWS Internal":
+-- an AWS service called, not a place), '' (no source address at all).
+ALTER TABLE cloudtrail_events
+    ADD COLUMN IF NOT EXISTS source_location_kind LowCardinality(String) MATERIALIZED multiIf(
+        vpc_endpoint_id != '', 'vpc_endpoint',
+        source_ip_address = '', '',
+        source_ip IS NULL, 'aws_service',
+        -- The parsed address in IPv6 form (IPv4 as ::ffff:a.b.c.d), so every range is IPv6 too.
+        arrayExists(r -> isIPAddressInRange(IPv6NumToString(ifNull(source_ip, toIPv6('::'))), r),
+            ['::ffff:10.0.0.0/104', '::ffff:172.16.0.0/108', '::ffff:192.168.0.0/112', '::ffff:100.64.0.0/106',
+             '::ffff:127.0.0.0/104', '::ffff:169.254.0.0/112', '::ffff:0.0.0.0/104', 'fc00::/7', 'fe80::/10',
+             '::1/128']), 'private',
+        'public'),
+    ADD COLUMN IF NOT EXISTS source_country LowCardinality(String) MATERIALIZED if(
+        source_location_kind = 'public', dictGet('geoip_city_dict', 'country', assumeNotNull(source_ip)), ''),
+    ADD COLUMN IF NOT EXISTS source_city String MATERIALIZED if(
+        source_location_kind = 'public', dictGet('geoip_city_dict', 'city', assumeNotNull(source_ip)), ''),
+    ADD COLUMN IF NOT EXISTS source_latitude Float32 MATERIALIZED if(
+        source_location_kind = 'public', dictGet('geoip_city_dict', 'latitude', assumeNotNull(source_ip)), nan),
+    ADD COLUMN IF NOT EXISTS source_longitude Float32 MATERIALIZED if(
+        source_location_kind = 'public', dictGet('geoip_city_dict', 'longitude', assumeNotNull(source_ip)), nan),
+    ADD COLUMN IF NOT EXISTS source_asn UInt32 MATERIALIZED if(
+        source_location_kind = 'public', dictGet('geoip_asn_dict', 'asn', assumeNotNull(source_ip)), 0),
+    ADD COLUMN IF NOT EXISTS source_as_org LowCardinality(String) MATERIALIZED if(
+        source_location_kind = 'public', dictGet('geoip_asn_dict', 'as_org', assumeNotNull(source_ip)), '');
+
+-- statement-break
+
+-- Per role session per day: what it called, from where, with what, how much. Deviations read a
+-- role's rows in a window (the sort key's prefix) and split them by the origin of each session,
+-- resolved at query time, so the (origin principal, role) and role baselines come from one scan.
+CREATE TABLE IF NOT EXISTS cloudtrail_role_days
+(
+    account_id LowCardinality(String),
+    role_arn String,
+    day Date,
+    session_key String,
+    first_seen SimpleAggregateFunction(min, DateTime('UTC')),
+    -- Exact-unique states over the record identity: a record loaded twice counts once.
+    calls AggregateFunction(uniqExact, UInt64),
+    apis AggregateFunction(groupUniqArray, String),
+    countries AggregateFunction(groupUniqArray, String),
+    cities AggregateFunction(groupUniqArray, String),
+    asns AggregateFunction(groupUniqArray, String),
+    user_agents AggregateFunction(groupUniqArray, String)
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(day)
+-- Read as "this role in this window": account and role lead, then the day range.
+ORDER BY (account_id, role_arn, day, session_key)
+TTL day + INTERVAL 365 DAY
+SETTINGS ttl_only_drop_parts = 1, non_replicated_deduplication_window = 10000;
+
+-- statement-break
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS cloudtrail_role_days_mv TO cloudtrail_role_days AS
+SELECT
+    toString(session_issuer_account_id) AS account_id,
+    session_issuer_arn AS role_arn,
+    toDate(event_time) AS day,
+    session_key,
+    min(event_time) AS first_seen,
+    uniqExactState(cityHash64(recipient_account_id, event_id)) AS calls,
+    groupUniqArrayState(concat(replaceOne(event_source, '.amazonaws.com', ''), ':', event_name)) AS apis,
+    groupUniqArrayIfState(toString(source_country), source_country != '') AS countries,
+    groupUniqArrayIfState(concat(source_city, ', ', source_country), source_city != '' AND source_country != '')
+        AS cities,
+    groupUniqArrayIfState(toString(source_asn), source_asn != 0) AS asns,
+    groupUniqArrayIfState(user_agent, user_agent != '') AS user_agents
+FROM cloudtrail_events
+WHERE is_temporary AND session_key != '' AND session_issuer_type = 'Role' AND session_issuer_arn != ''
+GROUP BY account_id, role_arn, day, session_key;
+
+-- statement-break
+
+-- Per account per day: the account as a whole (every caller), the widest baseline.
+CREATE TABLE IF NOT EXISTS cloudtrail_account_days
+(
+    account_id LowCardinality(String),
+    day Date,
+    calls AggregateFunction(uniqExact, UInt64),
+    apis AggregateFunction(groupUniqArray, String),
+    countries AggregateFunction(groupUniqArray, String),
+    cities AggregateFunction(groupUniqArray, String),
+    asns AggregateFunction(groupUniqArray, String),
+    user_agents AggregateFunction(groupUniqArray, String)
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(day)
+-- Read as "this account in this window".
+ORDER BY (account_id, day)
+TTL day + INTERVAL 365 DAY
+SETTINGS ttl_only_drop_parts = 1, non_replicated_deduplication_window = 10000;
+
+-- statement-break
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS cloudtrail_account_days_mv TO cloudtrail_account_days AS
+SELECT
+    toString(identity_account_id) AS account_id,
+    toDate(event_time) AS day,
+    uniqExactState(cityHash64(recipient_account_id, event_id)) AS calls,
+    groupUniqArrayState(concat(replaceOne(event_source, '.amazonaws.com', ''), ':', event_name)) AS apis,
+    groupUniqArrayIfState(toString(source_country), source_country != '') AS countries,
+    groupUniqArrayIfState(concat(source_city, ', ', source_country), source_city != '' AND source_country != '')
+        AS cities,
+    groupUniqArrayIfState(toString(source_asn), source_asn != 0) AS asns,
+    groupUniqArrayIfState(user_agent, user_agent != '') AS user_agents
+FROM cloudtrail_events
+WHERE identity_account_id != ''
+GROUP BY account_id, day;
