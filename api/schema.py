@@ -19,10 +19,11 @@ from strawberry.types import ExecutionContext
 
 from api.cloudtrail.principal_types import ALL_PRINCIPAL_TYPES
 from api.cloudtrail.schema import Query as CloudTrailQuery
+from api.deviations.schema import Query as DeviationsQuery
 from api.errors import ErrorMasking, log_errors, request_id_of
 from api.settings import ApiSettings
 
-Query = merge_types("Query", (CloudTrailQuery,))
+Query = merge_types("Query", (CloudTrailQuery, DeviationsQuery))
 SDL_PATH = Path(__file__).resolve().parent / "schema.graphql"
 
 

@@ -36,7 +36,12 @@ RETAINED: Final[dict[str, str]] = {
 }
 
 # Tables derived from cloudtrail_events by materialized views; `roletrail rebuild` refills them.
-DERIVED_FROM_EVENTS: Final = (CLOUDTRAIL_ISSUANCES, CLOUDTRAIL_SESSIONS, CLOUDTRAIL_ROLE_DAYS, CLOUDTRAIL_ACCOUNT_DAYS)
+DERIVED_FROM_EVENTS: Final = (
+    CLOUDTRAIL_ISSUANCES,
+    CLOUDTRAIL_SESSIONS,
+    CLOUDTRAIL_ROLE_DAYS,
+    CLOUDTRAIL_ACCOUNT_DAYS,
+)
 
 # Every table that holds data (not Null-engine pipes), for tests that isolate by truncation.
 DATA_TABLES: Final = (

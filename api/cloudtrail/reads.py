@@ -116,6 +116,11 @@ class ApiCall:
     user_agent: str
     vpc_endpoint_id: str
     invoked_by: str
+    # Where the source address is (migration 0006; empty/0 when not a located public address).
+    source_country: str = ""
+    source_city: str = ""
+    source_asn: int = 0
+    source_as_org: str = ""
 
 
 T = TypeVar("T")
@@ -466,7 +471,7 @@ def api_calls(
     rows = store.read(
         f"""SELECT session_key, event_time, event_id, recipient_account_id, aws_region, event_source,
             event_name, read_only, error_code, error_message, source_ip_address, user_agent, vpc_endpoint_id,
-            invoked_by
+            invoked_by, source_country, source_city, source_asn, source_as_org
         FROM {T_EVENTS} FINAL WHERE {" AND ".join(where)}
         ORDER BY event_time, recipient_account_id, event_id LIMIT {{limit:UInt32}}""",
         params,
@@ -489,7 +494,7 @@ def first_calls(store: Store, requests: Sequence[CallsRequest]) -> dict[CallsReq
         rows = store.read(
             f"""SELECT session_key, event_time, event_id, recipient_account_id, aws_region, event_source,
                 event_name, read_only, error_code, error_message, source_ip_address, user_agent,
-                vpc_endpoint_id, invoked_by
+                vpc_endpoint_id, invoked_by, source_country, source_city, source_asn, source_as_org
             FROM {T_EVENTS} FINAL
             WHERE session_key IN {{keys:Array(String)}}
               AND event_time >= {{start:DateTime}} AND event_time < {{end:DateTime}}

@@ -118,7 +118,9 @@ def session_deviations(
     origin = line.origin if line else None
     start = ct_reads.utc(usage.first_seen)
     end = ct_reads.utc(usage.last_seen)
-    window_start = datetime.combine(start.date() - timedelta(days=limits.window_days), datetime.min.time(), UTC)
+    window_start = datetime.combine(
+        start.date() - timedelta(days=limits.window_days), datetime.min.time(), UTC
+    )
     shown = reads.session_values(store, key)
     account = usage.account_id
     role = usage.role_arn
@@ -145,7 +147,9 @@ def session_deviations(
         store, account_id=account, start=window_start.date(), end=start.date(), shown=shown
     )
     account_complete = account_start is not None and account_start <= window_start.date()
-    levels.append(_Level(BaselineLevel.ACCOUNT, window_start, start, _merge_days(account_rows), account_complete))
+    levels.append(
+        _Level(BaselineLevel.ACCOUNT, window_start, start, _merge_days(account_rows), account_complete)
+    )
     found = _new_values(shown, levels)
     if role and origin is not None:
         found += _volume(role_rows, start, end, window_start, role_complete, limits)
@@ -158,10 +162,15 @@ def session_deviations(
 
 
 def _same(line: lineage.Lineage | None, origin: PrincipalRef) -> bool:
-    return line is not None and line.origin is not None and (
-        line.origin.kind,
-        line.origin.identifier,
-    ) == (origin.kind, origin.identifier)
+    return (
+        line is not None
+        and line.origin is not None
+        and (
+            line.origin.kind,
+            line.origin.identifier,
+        )
+        == (origin.kind, origin.identifier)
+    )
 
 
 def _new_values(shown: Sequence[reads.Shown], levels: Sequence[_Level]) -> list[Deviation]:
@@ -184,7 +193,7 @@ def _new_values(shown: Sequence[reads.Shown], levels: Sequence[_Level]) -> list[
                 value=item.value,
                 first_seen=ct_reads.utc(item.first_seen),
                 severity=round(severity, 3),
-                detail=f"first seen in {item.calls} call(s); new to the {widest.value.lower().replace('_', ' ')}",
+                detail=f"in {item.calls} call(s); new to the {widest.value.lower().replace('_', ' ')}",
                 baselines=[level.baseline(item.kind, item.value) for level in levels],
                 event_ids=list(item.event_ids),
             )
@@ -275,7 +284,8 @@ def _travel(calls: Sequence[reads.LocatedCall], key: str, limits: Limits) -> lis
             severity=0.5 if alternating else 0.9,
             detail=f"from {before.source_ip} ({_place(before)}) to {after.source_ip} ({_place(after)}): "
             f"{distance:.0f} km in {(after.event_time - before.event_time).total_seconds() / 60:.0f} min "
-            f"({speed:.0f} km/h)" + ("; the two addresses alternate (VPN or two egress points?)" if alternating else ""),
+            f"({speed:.0f} km/h)"
+            + ("; the two addresses alternate (VPN or two egress points?)" if alternating else ""),
             event_ids=[before.call_id, after.call_id],
         )
     return list(found.values())
@@ -329,18 +339,26 @@ def _off_instance(
             f"the instance's addresses: {', '.join(sorted(home))}",
             baselines=[
                 Baseline(
-                    level=BaselineLevel.INSTANCE, window_start=window_start, window_end=end,
-                    days_observed=0, complete=bool(known), count=0, total=len(others),
+                    level=BaselineLevel.INSTANCE,
+                    window_start=window_start,
+                    window_end=end,
+                    days_observed=0,
+                    complete=bool(known),
+                    count=0,
+                    total=len(others),
                 )
-            ],  # fmt: skip
+            ],
             event_ids=[call.call_id],
         )
     return list(found.values())
 
 
-def in_scope(deviations: Sequence[Deviation], start: datetime | None, end: datetime | None) -> list[Deviation]:
+def in_scope(
+    deviations: Sequence[Deviation], start: datetime | None, end: datetime | None
+) -> list[Deviation]:
     """The deviations first seen in [start, end) (all when no bound is given)."""
     return [
         d for d in deviations
-        if d.first_seen is None or ((start is None or d.first_seen >= start) and (end is None or d.first_seen < end))
+        if d.first_seen is None
+        or ((start is None or d.first_seen >= start) and (end is None or d.first_seen < end))
     ]  # fmt: skip

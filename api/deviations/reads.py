@@ -124,7 +124,8 @@ def role_days(
         FROM (
             SELECT day, session_key, session_key IN {{mine:Array(String)}} AS mine,
                 session_key != {{key:String}}
-                    AND (day < toDate({{session_start:DateTime}}) OR min(first_seen) < {{session_start:DateTime}})
+                    AND (day < toDate({{session_start:DateTime}})
+                         OR min(first_seen) < {{session_start:DateTime}})
                     AS prior,
                 uniqExactMerge(calls) AS calls, {inner}
             FROM {T_ROLE_DAYS}
@@ -175,7 +176,8 @@ def history_starts(store: Store, account_id: str, role_arn: str) -> tuple[date |
     """The first day the store holds for the role and for the account (None: nothing)."""
     row = store.read(
         f"""SELECT
-            (SELECT min(day) FROM {T_ROLE_DAYS} WHERE account_id = {{account:String}} AND role_arn = {{role:String}}),
+            (SELECT min(day) FROM {T_ROLE_DAYS}
+             WHERE account_id = {{account:String}} AND role_arn = {{role:String}}),
             (SELECT min(day) FROM {T_ACCOUNT_DAYS} WHERE account_id = {{account:String}})""",
         {"account": account_id, "role": role_arn},
     )[0]
@@ -227,7 +229,8 @@ def session_addresses(store: Store, keys: Sequence[str], start: datetime, end: d
     if not keys:
         return []
     rows = store.read(
-        f"""SELECT min(event_time) AS t, session_key, argMin(concat(recipient_account_id, ':', event_id), event_time),
+        f"""SELECT min(event_time) AS t, session_key,
+            argMin(concat(recipient_account_id, ':', event_id), event_time),
             source_ip_address, any(source_location_kind), any(source_country), any(source_city),
             any(source_latitude), any(source_longitude)
         FROM {T_EVENTS}

@@ -118,7 +118,9 @@ def _session(
     return out
 
 
-def _instance_session(ids: _Ids, access_key: str, start: datetime, calls: list[tuple[str, Record]]) -> list[Record]:
+def _instance_session(
+    ids: _Ids, access_key: str, start: datetime, calls: list[tuple[str, Record]]
+) -> list[Record]:
     """An instance-profile session: minted by EC2 for the instance, then used (ip, extra fields)."""
     out = [
         assume_role(ids(), start, service("ec2.amazonaws.com"), WEB, WEB_INSTANCE, access_key,
@@ -142,11 +144,17 @@ def records() -> list[Record]:
     out: list[Record] = []
     for day in range(HISTORY_DAYS):
         d = DAY0 + timedelta(days=day)
-        out += _session(ids, ALICE, DEPLOYER, key("ASIA", f"ALICE{day}"), d + timedelta(hours=9), LONDON, USUAL_ALICE)
-        out += _session(ids, BOB, DEPLOYER, key("ASIA", f"BOB{day}"), d + timedelta(hours=10), BERLIN, USUAL_BOB)
+        out += _session(
+            ids, ALICE, DEPLOYER, key("ASIA", f"ALICE{day}"), d + timedelta(hours=9), LONDON, USUAL_ALICE
+        )
+        out += _session(
+            ids, BOB, DEPLOYER, key("ASIA", f"BOB{day}"), d + timedelta(hours=10), BERLIN, USUAL_BOB
+        )
         out += _session(ids, CAROL, BATCH, key("ASIA", f"CAROL{day}"), d + timedelta(hours=11), SEATTLE,
                         [("dynamodb", "GetItem")] * 10)  # fmt: skip
-        out += _instance_session(ids, key("ASIA", f"WEB{day}"), d + timedelta(hours=6), [(DUBLIN_INSTANCE, {})] * 3)
+        out += _instance_session(
+            ids, key("ASIA", f"WEB{day}"), d + timedelta(hours=6), [(DUBLIN_INSTANCE, {})] * 3
+        )
     # The day of the deviations.
     out += _session(ids, ALICE, DEPLOYER, ALICE_USUAL, NEW_DAY + timedelta(hours=8), LONDON, USUAL_ALICE)
     out += _session(ids, ALICE, DEPLOYER, ALICE_NEW, NEW_DAY + timedelta(hours=8, minutes=30), MOSCOW,

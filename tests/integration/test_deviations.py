@@ -16,6 +16,7 @@ from ingest import geo
 from ingest.load import Loader
 from ingest.sources import walk
 from tests.data import deviations as data
+from tests.data.attribution.records import key
 
 pytestmark = pytest.mark.clickhouse
 
@@ -79,14 +80,16 @@ def test_each_new_value_carries_its_baselines_and_calls(month: Store) -> None:
     assert counts[BaselineLevel.ROLE] == data.HISTORY_DAYS
     assert counts[BaselineLevel.ACCOUNT] == data.HISTORY_DAYS
     # new to everyone: more severe than new to alice only
-    key = found[("NEW_API_CALL", "iam:CreateAccessKey")]
-    assert all(b.count == 0 for b in key.baselines)
-    assert key.severity > stacks.severity
-    assert key.first_seen is not None and key.first_seen.date() == data.NEW_DAY.date()
-    assert len(key.event_ids) == 1 and key.event_ids[0].startswith(data.ACCOUNT + ":")
+    created = found[("NEW_API_CALL", "iam:CreateAccessKey")]
+    assert all(b.count == 0 for b in created.baselines)
+    assert created.severity > stacks.severity
+    assert created.first_seen is not None
+    assert created.first_seen.date() == data.NEW_DAY.date()
+    assert len(created.event_ids) == 1
+    assert created.event_ids[0].startswith(data.ACCOUNT + ":")
     # the baselines saw alice's 30 days and her usual session earlier that day; a 45-day window is
     # older than the data loaded: incomplete
-    principal = next(b for b in key.baselines if b.level == BaselineLevel.PRINCIPAL_IN_ROLE)
+    principal = next(b for b in created.baselines if b.level == BaselineLevel.PRINCIPAL_IN_ROLE)
     assert principal.days_observed == data.HISTORY_DAYS + 1
     assert principal.complete is False
 
@@ -115,14 +118,15 @@ def test_the_usual_session_has_no_deviation(month: Store) -> None:
 def test_a_20x_volume_day_flags_every_session_of_that_day(month: Store) -> None:
     # Act
     spikes = [
-        [d for d in session_deviations(month, key) if d.kind == DeviationKind.VOLUME_SPIKE]
-        for key in data.CAROL_SPIKE
+        [d for d in session_deviations(month, spike_key) if d.kind == DeviationKind.VOLUME_SPIKE]
+        for spike_key in data.CAROL_SPIKE
     ]
     # Assert
     for found in spikes:
         assert [d.value for d in found] == [data.NEW_DAY.date().isoformat()]
-        assert found[0].detail is not None and "ratio 20.0" in found[0].detail
-    usual = session_deviations(month, data.key("ASIA", "CAROL29"))
+        assert found[0].detail is not None
+        assert "ratio 20.0" in found[0].detail
+    usual = session_deviations(month, key("ASIA", "CAROL29"))
     assert not [d for d in usual if d.kind == DeviationKind.VOLUME_SPIKE]
 
 
@@ -132,7 +136,7 @@ def test_instance_credentials_used_elsewhere_first(month: Store) -> None:
     # Assert: the attacker's address, used before the instance's own; not the endpoint or the service
     off = [d for d in found if d.kind == DeviationKind.CREDENTIALS_OFF_INSTANCE]
     assert [d.value for d in off] == [data.ATTACKER]
-    usual = session_deviations(month, data.key("ASIA", "WEB29"))
+    usual = session_deviations(month, key("ASIA", "WEB29"))
     assert not [d for d in usual if d.kind == DeviationKind.CREDENTIALS_OFF_INSTANCE]
 
 
