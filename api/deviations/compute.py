@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -43,6 +44,8 @@ class Limits:
     spike_min_days: int = 3
 
 
+# Reads of one session run concurrently, each on a client of its own (Store pools them).
+_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="deviations")
 # How far before a session travel looks for the origin's previous call.
 TRAVEL_LOOKBACK = timedelta(hours=12)
 
@@ -109,55 +112,68 @@ def _merge_days(rows: Sequence[reads.DayRow]) -> dict[date, reads.DayRow]:
 def session_deviations(
     store: Store, key: str, limits: Limits = Limits(), cache: Cache | None = None
 ) -> list[Deviation]:
-    """Every deviation of one session, most severe first."""
+    """Every deviation of one session, most severe first.
+
+    Independent reads run concurrently (the store gives each thread a client of its own): four
+    rounds of small queries, whatever the size of the data.
+    """
     cache = cache or Cache()
-    usage = ct_reads.session_usage(store, [key]).get(key)
+    usage_f = _POOL.submit(ct_reads.session_usage, store, [key])
+    line_f = _POOL.submit(cache.resolve, store, [key])
+    shown_f = _POOL.submit(reads.session_values, store, key)
+    usage = usage_f.result().get(key)
     if usage is None:
         return []
-    line = cache.resolve(store, [key]).get(key)
-    origin = line.origin if line else None
     start = ct_reads.utc(usage.first_seen)
     end = ct_reads.utc(usage.last_seen)
     window_start = datetime.combine(
         start.date() - timedelta(days=limits.window_days), datetime.min.time(), UTC
     )
-    shown = reads.session_values(store, key)
-    account = usage.account_id
-    role = usage.role_arn
-    levels: list[_Level] = []
+    account, role = usage.account_id, usage.role_arn
+    history_f = _POOL.submit(reads.history_before, store, account, role, window_start.date())
+    keys_f = _POOL.submit(reads.role_keys_in_window, store, account, role, window_start.date(), end.date())
+    shown = shown_f.result()
+    account_f = _POOL.submit(
+        reads.account_days,
+        store,
+        account_id=account,
+        start=window_start.date(),
+        end=start.date(),
+        shown=shown,
+    )
+    line = line_f.result().get(key)
+    origin = line.origin if line else None
     mine: list[str] = [key]
+    keys = keys_f.result() if role else []
+    if origin is not None and keys:
+        resolved = cache.resolve(store, keys)
+        mine = [k for k in keys if _same(resolved.get(k), origin)] or [key]
+    travel_keys = sorted({*mine, key, *(line.ancestors if line else ())})
+    travel_f = _POOL.submit(reads.located_calls, store, travel_keys, start - TRAVEL_LOOKBACK, end)
+    addresses_f = None
+    if origin is not None and origin.kind is PrincipalKind.EC2_INSTANCE:
+        addresses_f = _POOL.submit(reads.session_addresses, store, sorted({*mine, key}), window_start, end)
+    role_complete, account_complete = history_f.result()
+    levels: list[_Level] = []
     role_rows: list[reads.DayRow] = []
-    role_start, account_start = reads.history_starts(store, account, role)
     if role:
-        keys = reads.role_keys_in_window(store, account, role, window_start.date(), end.date())
-        if origin is not None:
-            resolved = cache.resolve(store, keys)
-            mine = [k for k in keys if _same(resolved.get(k), origin)] or [key]
         role_rows = reads.role_days(
             store, account_id=account, role_arn=role, key=key, mine=mine, start=window_start.date(),
             end=end.date(), session_start=start, shown=shown,
         )  # fmt: skip
-        role_complete = role_start is not None and role_start <= window_start.date()
         prior = [r for r in role_rows if r.prior]
         if origin is not None:
             levels.append(_Level(BaselineLevel.PRINCIPAL_IN_ROLE, window_start, start,
                                  _merge_days([r for r in prior if r.mine]), role_complete))  # fmt: skip
         levels.append(_Level(BaselineLevel.ROLE, window_start, start, _merge_days(prior), role_complete))
-    account_rows = reads.account_days(
-        store, account_id=account, start=window_start.date(), end=start.date(), shown=shown
-    )
-    account_complete = account_start is not None and account_start <= window_start.date()
-    levels.append(
-        _Level(BaselineLevel.ACCOUNT, window_start, start, _merge_days(account_rows), account_complete)
-    )
+    account_days = _merge_days(account_f.result())
+    levels.append(_Level(BaselineLevel.ACCOUNT, window_start, start, account_days, account_complete))
     found = _new_values(shown, levels)
     if role and origin is not None:
         found += _volume(role_rows, start, end, window_start, role_complete, limits)
-    travel_keys = sorted({*mine, key, *(line.ancestors if line else ())})
-    found += _travel(reads.located_calls(store, travel_keys, start - TRAVEL_LOOKBACK, end), key, limits)
-    if origin is not None and origin.kind is PrincipalKind.EC2_INSTANCE:
-        addresses = reads.session_addresses(store, sorted({*mine, key}), window_start, end)
-        found += _off_instance(store, addresses, key, origin.identifier, window_start, end)
+    found += _travel(travel_f.result(), key, limits)
+    if addresses_f is not None and origin is not None:
+        found += _off_instance(store, addresses_f.result(), key, origin.identifier, window_start, end)
     return sorted(found, key=lambda d: (-d.severity, d.kind, d.first_seen or start, d.value))
 
 

@@ -172,20 +172,18 @@ def _day_row(day: date, mine: bool, prior: bool, calls: object, values: Sequence
     return DayRow(day, mine, prior, int(calls), found)  # type: ignore[call-overload]
 
 
-def history_starts(store: Store, account_id: str, role_arn: str) -> tuple[date | None, date | None]:
-    """The first day the store holds for the role and for the account (None: nothing)."""
+def history_before(store: Store, account_id: str, role_arn: str, day: date) -> tuple[bool, bool]:
+    """Whether the store holds the role's and the account's activity on or before `day` (their
+    baselines are then as old as a window starting that day). Two index-range probes."""
     row = store.read(
         f"""SELECT
-            (SELECT min(day) FROM {T_ROLE_DAYS}
-             WHERE account_id = {{account:String}} AND role_arn = {{role:String}}),
-            (SELECT min(day) FROM {T_ACCOUNT_DAYS} WHERE account_id = {{account:String}})""",
-        {"account": account_id, "role": role_arn},
+            (SELECT count() FROM (SELECT 1 FROM {T_ROLE_DAYS} WHERE account_id = {{account:String}}
+                AND role_arn = {{role:String}} AND day <= {{day:Date}} LIMIT 1)),
+            (SELECT count() FROM (SELECT 1 FROM {T_ACCOUNT_DAYS} WHERE account_id = {{account:String}}
+                AND day <= {{day:Date}} LIMIT 1))""",
+        {"account": account_id, "role": role_arn, "day": day},
     )[0]
-    return _day_or_none(row[0]), _day_or_none(row[1])
-
-
-def _day_or_none(value: object) -> date | None:
-    return value if isinstance(value, date) and value.year > 1970 else None
+    return bool(row[0]), bool(row[1])
 
 
 @dataclass(frozen=True)
