@@ -38,6 +38,7 @@ check: lint types test
 bench: $(STAMP)
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.reads
+	$(BIN)/python -m bench.deviations
 
 clean:
 	rm -rf $(VENV) .roletrail

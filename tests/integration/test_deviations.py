@@ -148,3 +148,23 @@ def test_rebuild_refills_the_baselines(month: Store) -> None:
     # Assert
     after = session_deviations(month, data.ALICE_NEW)
     assert _by_kind(after) == _by_kind(before)
+
+
+def test_rebuild_geolocates_events_loaded_before_geolocation(
+    store: Store, loader: Loader, tmp_path: Path
+) -> None:
+    # Arrange: the month loaded with no geolocation database
+    geo.configure(None)
+    data.write(tmp_path)
+    loader.load_many(list(walk(tmp_path)))
+    count = f"SELECT countIf(source_country != '') FROM {tables.CLOUDTRAIL_EVENTS} FINAL"
+    assert store.scalar(count) == 0
+    # Act: a database configured later, then `roletrail rebuild` (addresses first, then the replay)
+    data.geolocator().add_stored_addresses(store)
+    rebuild.rebuild(store)
+    # Assert: every public call is located now, and the baselines know the countries
+    assert store.scalar(count) == store.scalar(
+        f"SELECT countIf(source_location_kind = 'public') FROM {tables.CLOUDTRAIL_EVENTS} FINAL"
+    )
+    kinds = _by_kind(session_deviations(store, data.ALICE_NEW))
+    assert kinds["NEW_COUNTRY"] == {"RU"}
