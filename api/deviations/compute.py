@@ -15,6 +15,7 @@ compared with their account only.
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 from collections.abc import Sequence
@@ -149,7 +150,7 @@ def session_deviations(
         resolved = cache.resolve(store, keys)
         mine = [k for k in keys if _same(resolved.get(k), origin)] or [key]
     travel_keys = sorted({*mine, key, *(line.ancestors if line else ())})
-    travel_f = _POOL.submit(reads.located_calls, store, travel_keys, start - TRAVEL_LOOKBACK, end)
+    travel_f = _POOL.submit(reads.travel_stops, store, key, travel_keys, start - TRAVEL_LOOKBACK, end)
     addresses_f = None
     if origin is not None and origin.kind is PrincipalKind.EC2_INSTANCE:
         addresses_f = _POOL.submit(reads.session_addresses, store, sorted({*mine, key}), window_start, end)
@@ -171,7 +172,7 @@ def session_deviations(
     found = _new_values(shown, levels)
     if role and origin is not None:
         found += _volume(role_rows, start, end, window_start, role_complete, limits)
-    found += _travel(travel_f.result(), key, limits)
+    found += _travel(travel_f.result(), limits)
     if addresses_f is not None and origin is not None:
         found += _off_instance(store, addresses_f.result(), key, origin.identifier, window_start, end)
     return sorted(found, key=lambda d: (-d.severity, d.kind, d.first_seen or start, d.value))
@@ -260,54 +261,48 @@ def _volume(
     return found
 
 
-def _km(a: reads.LocatedCall, b: reads.LocatedCall) -> float:
+def _km(a: reads.Stop, b: reads.Stop) -> float:
     lat1, lon1, lat2, lon2 = map(math.radians, (a.latitude, a.longitude, b.latitude, b.longitude))
     h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
     return 2 * 6371.0 * math.asin(math.sqrt(min(1.0, h)))
 
 
-def _travel(calls: Sequence[reads.LocatedCall], key: str, limits: Limits) -> list[Deviation]:
-    """Consecutive located calls of the origin, the later one this session's, too far apart for the
-    time between them. Private addresses have no place and are skipped; an address pair that keeps
-    alternating (two egress points: a VPN beside a direct link) is reported at lower severity."""
-    located = [
-        c for c in calls
-        if c.location_kind == "public" and math.isfinite(c.latitude) and math.isfinite(c.longitude)
-    ]  # fmt: skip
+def _travel(stops: Sequence[reads.Stop], limits: Limits) -> list[Deviation]:
+    """Consecutive places of the origin, the later one with this session's calls, too far apart for
+    the time between them. An address pair that keeps alternating (two egress points: a VPN beside a
+    direct link) is reported at lower severity."""
     switches: dict[frozenset[str], int] = {}
-    hops: list[tuple[reads.LocatedCall, reads.LocatedCall, float, float]] = []
-    previous: reads.LocatedCall | None = None
-    for call in located:
-        if previous is not None and call.source_ip != previous.source_ip:
-            switches[frozenset((previous.source_ip, call.source_ip))] = (
-                switches.get(frozenset((previous.source_ip, call.source_ip)), 0) + 1
-            )
-            distance = _km(previous, call)
-            hours = max((call.event_time - previous.event_time).total_seconds(), 1.0) / 3600
-            speed = distance / hours
-            if call.session_key == key and distance >= limits.travel_min_km and speed > limits.travel_kmh:
-                hops.append((previous, call, distance, speed))
-        previous = call
+    hops: list[tuple[reads.Stop, reads.Stop, float, float]] = []
+    for previous, stop in itertools.pairwise(stops):
+        if stop.source_ip == previous.source_ip:
+            continue
+        pair = frozenset((previous.source_ip, stop.source_ip))
+        switches[pair] = switches.get(pair, 0) + 1
+        distance = _km(previous, stop)
+        hours = max((stop.first - previous.last).total_seconds(), 1.0) / 3600
+        speed = distance / hours
+        if stop.own and distance >= limits.travel_min_km and speed > limits.travel_kmh:
+            hops.append((previous, stop, distance, speed))
     found: dict[str, Deviation] = {}
     for before, after, distance, speed in hops:
         if after.source_ip in found:
             continue
         alternating = switches.get(frozenset((before.source_ip, after.source_ip)), 0) >= 3
+        minutes = max((after.first - before.last).total_seconds(), 0) / 60
+        note = "; the two addresses alternate (VPN or two egress points?)" if alternating else ""
         found[after.source_ip] = Deviation(
             kind=DeviationKind.IMPOSSIBLE_TRAVEL,
             value=after.source_ip,
-            first_seen=ct_reads.utc(after.event_time),
+            first_seen=ct_reads.utc(after.first),
             severity=0.5 if alternating else 0.9,
             detail=f"from {before.source_ip} ({_place(before)}) to {after.source_ip} ({_place(after)}): "
-            f"{distance:.0f} km in {(after.event_time - before.event_time).total_seconds() / 60:.0f} min "
-            f"({speed:.0f} km/h)"
-            + ("; the two addresses alternate (VPN or two egress points?)" if alternating else ""),
+            f"{distance:.0f} km in {minutes:.0f} min ({speed:.0f} km/h){note}",
             event_ids=[before.call_id, after.call_id],
         )
     return list(found.values())
 
 
-def _place(call: reads.LocatedCall) -> str:
+def _place(call: reads.LocatedCall | reads.Stop) -> str:
     return f"{call.city}, {call.country}" if call.city else call.country or "unknown"
 
 

@@ -201,29 +201,48 @@ class LocatedCall:
     longitude: float
 
 
-def located_calls(store: Store, keys: Sequence[str], start: datetime, end: datetime) -> list[LocatedCall]:
-    """Calls of the keys in [start, end] that came from an address (not a service, not an endpoint,
-    not made by a service for the caller), oldest first; one per (key, address, second)."""
-    if not keys:
-        return []
+@dataclass(frozen=True)
+class Stop:
+    """Calls from one geolocated address within one minute (travel works on these: a busy origin
+    makes thousands of calls in 12 hours, from a handful of places)."""
+
+    first: datetime
+    last: datetime
+    source_ip: str
+    own: bool  # some of them are the session's own calls
+    call_id: str  # the first of the session's own calls, else the first call
+    country: str
+    city: str
+    latitude: float
+    longitude: float
+
+
+def travel_stops(store: Store, key: str, keys: Sequence[str], start: datetime, end: datetime) -> list[Stop]:
+    """Where the keys' calls came from in [start, end], by address and minute, oldest first: public
+    addresses with coordinates only (services, private addresses and endpoints are no place)."""
     rows = store.read(
-        f"""SELECT min(event_time) AS t, session_key, min(concat(recipient_account_id, ':', event_id)),
-            source_ip_address, any(source_location_kind), any(source_country), any(source_city),
-            any(source_latitude), any(source_longitude)
+        f"""WITH concat(recipient_account_id, ':', event_id) AS call_id
+        SELECT min(event_time) AS t, max(event_time), source_ip_address,
+            max(session_key = {{key:String}}) AS own,
+            if(own, argMinIf(call_id, event_time, session_key = {{key:String}}), argMin(call_id, event_time)),
+            any(source_country), any(source_city), any(source_latitude), any(source_longitude)
         FROM {T_EVENTS}
         WHERE session_key IN {{keys:Array(String)}} AND event_time >= {{start:DateTime}}
-          AND event_time <= {{end:DateTime}} AND source_location_kind IN ('public', 'private')
-          AND invoked_by = ''
-        GROUP BY session_key, source_ip_address, event_time
-        ORDER BY t, session_key LIMIT {{limit:UInt32}}""",
-        {"keys": list(keys), "start": start, "end": end, "limit": MAX_LOCATED_CALLS},
+          AND event_time <= {{end:DateTime}} AND source_location_kind = 'public' AND invoked_by = ''
+          AND isFinite(source_latitude) AND isFinite(source_longitude)
+        GROUP BY source_ip_address, toStartOfMinute(event_time)
+        ORDER BY t, source_ip_address LIMIT {{limit:UInt32}}""",
+        {"key": key, "keys": sorted({key, *keys}), "start": start, "end": end, "limit": MAX_LOCATED_CALLS},
     )
-    return [_located(row) for row in rows]
+    return [
+        Stop(first, last, str(ip), bool(own), str(i), str(c), str(city), float(lat), float(lon))
+        for first, last, ip, own, i, c, city, lat, lon in rows
+    ]
 
 
 def session_addresses(store: Store, keys: Sequence[str], start: datetime, end: datetime) -> list[LocatedCall]:
-    """Each address each key called from in [start, end] (same exclusions as located_calls), with
-    its first call."""
+    """Each address each key called from in [start, end], with its first call: not services'
+    hostnames, not VPC-endpoint calls, not calls a service made for the caller (invokedBy)."""
     if not keys:
         return []
     rows = store.read(
