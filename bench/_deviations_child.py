@@ -108,6 +108,8 @@ def _keys(store: Store, facts: dict[str, Any]) -> list[tuple[str, str]]:
 def task_measure(params: Params) -> Result:
     from api.cloudtrail import reads as ct_reads
     from api.deviations.compute import Cache, Limits, session_deviations
+    from api.deviations.schema import _triage_keys
+    from api.settings import ApiSettings
 
     root, data_dir, runs = Path(params["demo"]), Path(params["store"]), int(params["runs"])
     facts = json.loads((root / "demo-facts.txt").read_text(encoding="utf-8"))
@@ -131,17 +133,16 @@ def task_measure(params: Params) -> Result:
         )  # fmt: skip
     last = ct_reads.utc(store.scalar(f"SELECT max(last_seen) FROM {tables.CLOUDTRAIL_SESSIONS}"))
     since = last - timedelta(days=3)
-    page = ct_reads.list_sessions(
-        store, account_id=None, role_arn=None, start=since, end=last, first=200, after=None
-    )
+    settings = ApiSettings()
     cache = Cache()
     began = time.perf_counter()
+    keys = _triage_keys(store, since, last, None, None, settings)
     scored = []
-    for usage in page.items:
-        deviations = session_deviations(store, usage.session_key, Limits(), cache)
+    for key in keys:
+        deviations = session_deviations(store, key, Limits(), cache)
         if deviations:
-            scored.append((max(d.severity for d in deviations), len(deviations), usage.session_key,
-                           sorted({str(d.kind) for d in deviations})))  # fmt: skip
+            kinds = sorted({str(d.kind) for d in deviations})
+            scored.append((max(d.severity for d in deviations), len(deviations), key, kinds))
     seconds = time.perf_counter() - began
     scored.sort(reverse=True)
     store.close()
@@ -149,7 +150,7 @@ def task_measure(params: Params) -> Result:
         "sessions": rows,
         "triage": {
             "scope": f"{since:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M}",
-            "sessions_examined": len(page.items),
+            "sessions_examined": len(keys),
             "seconds": seconds,
             "top": [f"{key} {severity:.2f} {kinds}" for severity, _n, key, kinds in scored[:5]],
         },

@@ -72,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     summary: Result = {"events": events, "started_at": datetime.now(UTC).isoformat()}
     loads: dict[str, Result] = {}
     variants = [("with", True)] + ([] if args.skip_plain else [("without", False)])
+    if args.measure_only:
+        variants = []
     for name, enriched in variants:
         store = STORES / f"deviations-{name}-{args.events}"
         print(f"loading {name} geolocation and baselines into {store} ...", flush=True)
@@ -94,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def report(summary: Result) -> None:
     print(f"\nroletrail deviations benchmark, {summary['events']:,} demo events")
-    for name, load in summary["loads"].items():
+    for name, load in summary["loads"].items():  # empty with --measure-only
         if "error" in load:
             print(f"  load {name}: FAILED {load['error']}\n{load.get('log_tail', '')}")
             continue

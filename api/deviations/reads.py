@@ -264,3 +264,54 @@ def session_addresses(store: Store, keys: Sequence[str], start: datetime, end: d
 def _located(row: Sequence[object]) -> LocatedCall:
     t, k, i, ip, kind, c, city, lat, lon = row
     return LocatedCall(t, str(k), str(i), str(ip), str(kind), str(c), str(city), float(lat), float(lon))  # type: ignore[arg-type]
+
+
+def triage_candidates(
+    store: Store,
+    *,
+    start: datetime,
+    end: datetime,
+    window_days: int,
+    account_id: str | None,
+    role_arn: str | None,
+    limit: int,
+) -> list[str]:
+    """Role sessions active in [start, end) that showed a country, ASN, API or user agent their role
+    had not shown in the window before the scope, most such values first (one query): the sessions
+    a triage list computes first. Values new only to the origin, and volume or travel, are found
+    only by the full computation."""
+    where = ["day >= toDate({start:DateTime}) AND day <= toDate({end:DateTime})"]
+    params: dict[str, object] = {"start": start, "end": end, "days": window_days, "limit": limit}
+    if account_id:
+        where.append("account_id = {account:String}")
+        params["account"] = account_id
+    if role_arn:
+        where.append("role_arn = {role:String}")
+        params["role"] = role_arn
+    scoped = " AND ".join(where)
+    rows = store.read(
+        f"""SELECT s.session_key,
+            length(arrayFilter(x -> NOT has(b.countries, x), s.countries))
+            + length(arrayFilter(x -> NOT has(b.asns, x), s.asns))
+            + length(arrayFilter(x -> NOT has(b.apis, x), s.apis))
+            + length(arrayFilter(x -> NOT has(b.user_agents, x), s.user_agents)) AS novelty
+        FROM (
+            SELECT session_key, any(account_id) AS account_id, any(role_arn) AS role_arn,
+                groupUniqArrayMerge(countries) AS countries, groupUniqArrayMerge(asns) AS asns,
+                groupUniqArrayMerge(apis) AS apis, groupUniqArrayMerge(user_agents) AS user_agents
+            FROM {T_ROLE_DAYS} WHERE {scoped} GROUP BY session_key
+        ) AS s
+        LEFT JOIN (
+            SELECT account_id, role_arn, groupUniqArrayMerge(countries) AS countries,
+                groupUniqArrayMerge(asns) AS asns, groupUniqArrayMerge(apis) AS apis,
+                groupUniqArrayMerge(user_agents) AS user_agents
+            FROM {T_ROLE_DAYS}
+            WHERE day >= toDate({{start:DateTime}}) - {{days:UInt32}} AND day < toDate({{start:DateTime}})
+              AND (account_id, role_arn) IN (SELECT account_id, role_arn FROM {T_ROLE_DAYS} WHERE {scoped})
+            GROUP BY account_id, role_arn
+        ) AS b ON s.account_id = b.account_id AND s.role_arn = b.role_arn
+        WHERE novelty > 0
+        ORDER BY novelty DESC, s.session_key LIMIT {{limit:UInt32}}""",
+        params,
+    )
+    return [str(row[0]) for row in rows]

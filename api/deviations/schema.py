@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import strawberry
 from starlette.concurrency import run_in_threadpool
@@ -14,14 +14,13 @@ from api.cloudtrail import reads as ct_reads
 from api.cloudtrail.schema import scope
 from api.cloudtrail.types import RoleSession
 from api.context import Info
+from api.deviations import reads
 from api.deviations.compute import Cache, Limits, in_scope, session_deviations
 from api.deviations.types import Deviation, DeviationKindEnum
 from api.fields import field
 from api.pagination import page_size, storable_time
+from api.settings import ApiSettings
 from clickhouse.client import Store
-
-if TYPE_CHECKING:
-    from api.settings import ApiSettings
 
 From = Annotated[datetime | None, strawberry.argument(name="from")]
 
@@ -98,6 +97,23 @@ async def principal_deviations_field(
     return in_scope(merge(found), low, high)
 
 
+def _triage_keys(
+    store: Store, start: datetime, end: datetime, account_id: str | None, role_arn: str | None,
+    settings: ApiSettings,
+) -> list[str]:  # fmt: skip
+    """The sessions a triage list examines: first those whose role never showed some of their values
+    in the window before the scope, then the newest of the scope, up to the scan limit."""
+    limit = settings.deviation_scan_limit
+    candidates = reads.triage_candidates(
+        store, start=start, end=end, window_days=settings.baseline_days, account_id=account_id,
+        role_arn=role_arn, limit=limit,
+    )  # fmt: skip
+    page = ct_reads.list_sessions(
+        store, account_id=account_id, role_arn=role_arn, start=start, end=end, first=limit, after=None
+    )
+    return list(dict.fromkeys([*candidates, *(u.session_key for u in page.items)]))[:limit]
+
+
 class TriageOrder(Enum):
     MOST_SEVERE = "MOST_SEVERE"
     MOST_DEVIATIONS = "MOST_DEVIATIONS"
@@ -135,20 +151,19 @@ class Query:
         settings = info.context.settings
         size = page_size(first, settings.default_page_size, settings.max_page_size)
         start, end = scope(info, from_, to)
-        page = await run_in_threadpool(
-            ct_reads.list_sessions, info.context.store, account_id=account_id, role_arn=role_arn,
-            start=start, end=end, first=settings.deviation_scan_limit, after=None,
-        )  # fmt: skip
-        keys = [u.session_key for u in page.items]
+        keys = await run_in_threadpool(
+            _triage_keys, info.context.store, start, end, account_id, role_arn, settings
+        )
         found = await run_in_threadpool(_many, info.context.store, keys, limits(settings), _cache(info))
+        usages = await info.context.loaders.usage.load_many(keys)
         issuances = await info.context.loaders.issuance.load_many(keys)
         entries = []
-        for usage, issuance, deviations in zip(page.items, issuances, found, strict=True):
+        for key, usage, issuance, deviations in zip(keys, usages, issuances, found, strict=True):
             if not deviations:
                 continue
             entries.append(
                 SessionDeviations(
-                    session=RoleSession.build(usage.session_key, usage, issuance),
+                    session=RoleSession.build(key, usage, issuance),
                     deviation_count=len(deviations),
                     max_severity=max(d.severity for d in deviations),
                     kinds=sorted({d.kind for d in deviations}, key=str),

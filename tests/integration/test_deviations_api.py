@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from api.settings import ApiSettings
 from clickhouse.client import Store
 from ingest import geo
 from ingest.load import Loader
@@ -22,14 +23,19 @@ DEVIATION = (
 
 
 @pytest.fixture
-def api(store: Store, loader: Loader, tmp_path: Path) -> Iterator[Api]:
+def month(store: Store, loader: Loader, tmp_path: Path) -> Store:
     geo.configure(data.geolocator())
     try:
         data.write(tmp_path)
         loader.load_many(list(walk(tmp_path)))
     finally:
         geo.configure(None)
-    with open_api(store) as client:
+    return store
+
+
+@pytest.fixture
+def api(month: Store) -> Iterator[Api]:
+    with open_api(month) as client:
         yield client
 
 
@@ -98,3 +104,15 @@ def test_triage_lists_the_most_severe_sessions_first(api: Api) -> None:
     assert data.ALICE_USUAL not in keys
     severities = [e["maxSeverity"] for e in entries]
     assert severities == sorted(severities, reverse=True)
+
+
+def test_triage_examines_sessions_new_to_their_role_first(month: Store) -> None:
+    # Arrange: room to examine only two of the day's eight sessions
+    with open_api(month, ApiSettings(deviation_scan_limit=2)) as api:
+        # Act
+        entries = api.data(
+            """{ deviatingSessions(from: "2024-05-01T00:00:00Z", to: "2024-05-02T00:00:00Z") {
+                session { accessKeyId } } }"""
+        )["deviatingSessions"]
+    # Assert: the two sessions with values their role never showed, not the two newest
+    assert {e["session"]["accessKeyId"] for e in entries} == {data.INSTANCE_STOLEN, data.ALICE_NEW}
