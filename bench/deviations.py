@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--skip-plain", action="store_true", help="do not load the store without geo/baselines"
     )
+    parser.add_argument("--measure-only", action="store_true", help="reuse the loaded store; measure reads")
     args = parser.parse_args(argv)
     timeout = 600 + args.events / 300
     root, dataset = ensure_demo(args.events, args.seed, timeout)
