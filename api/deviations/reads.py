@@ -296,7 +296,7 @@ def triage_candidates(
             + length(arrayFilter(x -> NOT has(b.apis, x), s.apis))
             + length(arrayFilter(x -> NOT has(b.user_agents, x), s.user_agents)) AS novelty
         FROM (
-            SELECT session_key, any(account_id) AS account_id, any(role_arn) AS role_arn,
+            SELECT session_key, any(account_id) AS session_account, any(role_arn) AS session_role,
                 groupUniqArrayMerge(countries) AS countries, groupUniqArrayMerge(asns) AS asns,
                 groupUniqArrayMerge(apis) AS apis, groupUniqArrayMerge(user_agents) AS user_agents
             FROM {T_ROLE_DAYS} WHERE {scoped} GROUP BY session_key
@@ -309,7 +309,7 @@ def triage_candidates(
             WHERE day >= toDate({{start:DateTime}}) - {{days:UInt32}} AND day < toDate({{start:DateTime}})
               AND (account_id, role_arn) IN (SELECT account_id, role_arn FROM {T_ROLE_DAYS} WHERE {scoped})
             GROUP BY account_id, role_arn
-        ) AS b ON s.account_id = b.account_id AND s.role_arn = b.role_arn
+        ) AS b ON s.session_account = b.account_id AND s.session_role = b.role_arn
         WHERE novelty > 0
         ORDER BY novelty DESC, s.session_key LIMIT {{limit:UInt32}}""",
         params,

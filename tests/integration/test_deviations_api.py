@@ -116,3 +116,14 @@ def test_triage_examines_sessions_new_to_their_role_first(month: Store) -> None:
         )["deviatingSessions"]
     # Assert: the two sessions with values their role never showed, not the two newest
     assert {e["session"]["accessKeyId"] for e in entries} == {data.INSTANCE_STOLEN, data.ALICE_NEW}
+
+
+def test_triage_keeps_to_the_account_and_role_asked(api: Api) -> None:
+    # Act
+    query = """query($a: String, $r: String) { deviatingSessions(accountId: $a, roleArn: $r,
+        from: "2024-05-01T00:00:00Z", to: "2024-05-02T00:00:00Z") { session { accessKeyId } } }"""
+    in_role = api.data(query, {"a": data.ACCOUNT, "r": data.BATCH.arn})["deviatingSessions"]
+    elsewhere = api.data(query, {"a": "999999999999", "r": None})["deviatingSessions"]
+    # Assert
+    assert {e["session"]["accessKeyId"] for e in in_role} == set(data.CAROL_SPIKE)
+    assert elsewhere == []
