@@ -208,7 +208,8 @@ class Principal:
         from api.deviations.schema import principal_deviations_field
 
         keys = (await self.credentials(info)).keys
-        return await principal_deviations_field(info, keys, from_, to)
+        direct = self.identifier if _kind_value(self.kind) in ("IAM_USER", "ROOT") else None
+        return await principal_deviations_field(info, keys, from_, to, direct)
 
     @field(description="The roles its credentials were sessions of.")
     async def roles(self, info: Info) -> list[IamRole]:

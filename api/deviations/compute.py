@@ -302,6 +302,16 @@ def _travel(stops: Sequence[reads.Stop], limits: Limits) -> list[Deviation]:
     return list(found.values())
 
 
+def key_travel(
+    store: Store, identity_arn: str, start: datetime, end: datetime, limits: Limits
+) -> list[Deviation]:
+    """Impossible travel on the long-term keys of an IAM user or root (calls made without a session)."""
+    found: list[Deviation] = []
+    for key in reads.long_term_keys(store, identity_arn):
+        found += _travel(reads.travel_stops(store, key, [key], start, end), limits)
+    return found
+
+
 def _place(call: reads.LocatedCall | reads.Stop) -> str:
     return f"{call.city}, {call.country}" if call.city else call.country or "unknown"
 

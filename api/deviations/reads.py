@@ -315,3 +315,13 @@ def triage_candidates(
         params,
     )
     return [str(row[0]) for row in rows]
+
+
+def long_term_keys(store: Store, identity_arn: str) -> list[str]:
+    """The long-term access keys an IAM user (or root) called with (skip index on the identity)."""
+    rows = store.read(
+        f"""SELECT DISTINCT session_key FROM {T_EVENTS}
+        WHERE identity_arn = {{arn:String}} AND NOT is_temporary AND session_key != '' LIMIT 100""",
+        {"arn": identity_arn},
+    )
+    return sorted(str(row[0]) for row in rows)

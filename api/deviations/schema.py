@@ -15,7 +15,7 @@ from api.cloudtrail.schema import scope
 from api.cloudtrail.types import RoleSession
 from api.context import Info
 from api.deviations import reads
-from api.deviations.compute import Cache, Limits, in_scope, session_deviations
+from api.deviations.compute import Cache, Limits, in_scope, key_travel, session_deviations
 from api.deviations.types import Deviation, DeviationKindEnum
 from api.fields import field
 from api.pagination import page_size, storable_time
@@ -79,9 +79,15 @@ def _many(store: Store, keys: Sequence[str], settings_limits: Limits, cache: Cac
 
 
 async def principal_deviations_field(
-    info: Info, keys: Sequence[str], start: datetime | None, end: datetime | None
+    info: Info,
+    keys: Sequence[str],
+    start: datetime | None,
+    end: datetime | None,
+    direct_arn: str | None = None,
 ) -> list[Deviation]:
-    """Principal.deviations: its sessions' deviations (the newest sessions, up to the scan limit)."""
+    """Principal.deviations: its sessions' deviations (the newest sessions, up to the scan limit),
+    and, for a user or root (`direct_arn`), impossible travel on its own long-term keys in the scope
+    (default: the last ROLETRAIL_DEFAULT_SCOPE_DAYS days)."""
     low, high = _bounds(start, end)
     usages = [u for u in await info.context.loaders.usage.load_many(list(keys)) if u is not None]
     active = [
@@ -94,6 +100,18 @@ async def principal_deviations_field(
     found = await run_in_threadpool(
         _many, info.context.store, wanted, limits(info.context.settings), _cache(info)
     )
+    if direct_arn:
+        scope_start, scope_end = scope(info, start, end)
+        found.append(
+            await run_in_threadpool(
+                key_travel,
+                info.context.store,
+                direct_arn,
+                scope_start,
+                scope_end,
+                limits(info.context.settings),
+            )
+        )
     return in_scope(merge(found), low, high)
 
 

@@ -10,6 +10,7 @@ On NEW_DAY (day 30):
   new user agent, creating an access key (new to everyone) and describing stacks (new to her, usual
   for the role): new country, city, ASN, user agent, two new APIs, and impossible travel;
 - carol makes 200 calls in two sessions (20x her daily 10): a volume spike on both;
+- dave's long-term key is used from London, then ten minutes later from Moscow;
 - the instance's new session INSTANCE_STOLEN is used first from an attacker's address, then from the
   instance; also through a VPC endpoint and by CloudFormation for it (neither counts).
 """
@@ -40,6 +41,7 @@ WEB = Role(ACCOUNT, "WebServer")
 ALICE = User(ACCOUNT, "alice")
 BOB = User(ACCOUNT, "bob")
 CAROL = User(ACCOUNT, "carol")
+DAVE = User(ACCOUNT, "dave")
 WEB_INSTANCE = "i-0a1b2c3d4e5f60718"
 
 LONDON, BERLIN, SEATTLE, MOSCOW = "81.2.69.10", "85.214.132.10", "73.162.40.10", "95.165.30.44"
@@ -163,6 +165,10 @@ def records() -> list[Record]:
     for n, spike_key in enumerate(CAROL_SPIKE):
         out += _session(ids, CAROL, BATCH, spike_key, NEW_DAY + timedelta(hours=11 + n), SEATTLE,
                         [("dynamodb", "GetItem")] * 100)  # fmt: skip
+    # dave's long-term key, from London and ten minutes later from Moscow.
+    for minute, ip in ((0, LONDON), (10, MOSCOW)):
+        when = NEW_DAY + timedelta(hours=14, minutes=minute)
+        out.append(record(ids(), when, DAVE.identity(), account=ACCOUNT, name="ListBuckets", ip=ip))
     out += _instance_session(
         ids, INSTANCE_STOLEN, NEW_DAY + timedelta(hours=6),
         [

@@ -127,3 +127,17 @@ def test_triage_keeps_to_the_account_and_role_asked(api: Api) -> None:
     # Assert
     assert {e["session"]["accessKeyId"] for e in in_role} == set(data.CAROL_SPIKE)
     assert elsewhere == []
+
+
+def test_a_users_long_term_key_shows_impossible_travel(api: Api) -> None:
+    # Act
+    found = api.data(
+        """query($id: String!) { principal(kind: IAM_USER, identifier: $id) {
+            deviations(from: "2024-05-01T00:00:00Z", to: "2024-05-02T00:00:00Z") {
+                kind value eventIds } } }""",
+        {"id": data.DAVE.arn},
+    )["principal"]["deviations"]
+    # Assert
+    assert [(d["kind"], d["value"], len(d["eventIds"])) for d in found] == [
+        ("IMPOSSIBLE_TRAVEL", data.MOSCOW, 2)
+    ]
