@@ -67,7 +67,13 @@ def task_load(params: Params) -> Result:
     finally:
         workers.stop()
     if enriched:
-        result["geo_networks"] = int(store.scalar(f"SELECT count() FROM {tables.GEOIP_CITY_NETWORKS}") or 0)
+        result["geo_addresses"] = int(
+            store.scalar(
+                f"SELECT uniqExact(source_ip_address) FROM {tables.CLOUDTRAIL_EVENTS} "
+                "WHERE source_country != ''"
+            )
+            or 0
+        )
         result["located_events"] = int(
             store.scalar(f"SELECT countIf(source_country != '') FROM {tables.CLOUDTRAIL_EVENTS}") or 0
         )

@@ -106,7 +106,7 @@ def report(summary: Result) -> None:
             f"  ingest {name} geolocation + baselines: {rate:,.0f} events/s "
             f"({load['records_loaded']:,} records in {load['load_seconds']:.1f} s, "
             f"{load['threads']} threads; "
-            f"geo networks {load.get('geo_networks', 0):,})"
+            f"located addresses {load.get('geo_addresses', 0):,})"
         )
     measure = summary["measure"]
     if "error" in measure:

@@ -14,10 +14,7 @@ CLOUDTRAIL_LOAD_COUNTS: Final = "cloudtrail_load_counts"
 CLOUDTRAIL_ROLE_DAYS: Final = "cloudtrail_role_days"
 CLOUDTRAIL_ACCOUNT_DAYS: Final = "cloudtrail_account_days"
 
-GEOIP_CITY_NETWORKS: Final = "geoip_city_networks"
-GEOIP_ASN_NETWORKS: Final = "geoip_asn_networks"
-GEOIP_CITY_DICT: Final = "geoip_city_dict"
-GEOIP_ASN_DICT: Final = "geoip_asn_dict"
+GEOIP_ADDRESSES: Final = "geoip_addresses"
 
 DIRECTORY_ACCOUNTS: Final = "directory_accounts"
 DIRECTORY_IDENTITY_CENTER_USERS: Final = "directory_identity_center_users"
@@ -51,8 +48,7 @@ DATA_TABLES: Final = (
     CLOUDTRAIL_LOAD_COUNTS,
     CLOUDTRAIL_ROLE_DAYS,
     CLOUDTRAIL_ACCOUNT_DAYS,
-    GEOIP_CITY_NETWORKS,
-    GEOIP_ASN_NETWORKS,
+    GEOIP_ADDRESSES,
     INGEST_OBJECTS,
     INGEST_REJECTS,
     INGEST_JOBS,

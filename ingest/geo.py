@@ -1,15 +1,14 @@
 """Offline geolocation of source addresses, looked up inside ClickHouse when events are written.
 
-How: `cloudtrail_events` has MATERIALIZED geo columns (migration 0006) that look the source address
-up in two ip_trie dictionaries, so the lookup is inside ClickHouse, at insert time, on every path
-that writes events (the parsing view and `roletrail rebuild`). The dictionaries hold only the
-networks of addresses actually seen: before each insert the loader calls `prepare`, which finds the
-`sourceIPAddress` values of the chunk (one regular-expression pass over its bytes), looks the new
-ones up in the MaxMind-format database (the network that contains each, with its record) and adds
-those networks to geoip_city_networks / geoip_asn_networks, then reloads the dictionaries. Loading a
-whole database into the store instead was measured: DB-IP City Lite is 11.6 M tree nodes, and
-walking it in Python took minutes and gigabytes before it finished; seen networks are a few
-thousand rows.
+How: `cloudtrail_events` has MATERIALIZED geo columns (migration 0006) that read the source
+address's place from geoip_addresses (a Join table, `joinGet`), so the lookup is inside ClickHouse,
+at insert time, on every path that writes events (the parsing view and `roletrail rebuild`). Before
+each insert the loader calls `prepare`, which finds the `sourceIPAddress` values of the chunk (one
+regular-expression pass over its bytes), looks the new public ones up in the MaxMind-format
+database and adds them to geoip_addresses. Loading a whole database into the store instead was
+tried: DB-IP City Lite is 11.6 M tree nodes, and walking it in Python took minutes and gigabytes;
+the addresses an organisation's trails show are a few thousand. (An ip_trie dictionary was dropped
+too: its ClickHouse source must carry a user and password in the DDL on a password-protected server.)
 
 Which database: `ROLETRAIL_GEOIP_DB` (a Country or City .mmdb) and `ROLETRAIL_GEOIP_ASN_DB` (an ASN
 .mmdb) when set; otherwise the DB-IP "IP to City Lite" database (CC BY 4.0: redistributable with
@@ -39,6 +38,7 @@ log = logging.getLogger(__name__)
 ATTRIBUTION = "IP geolocation by DB-IP (https://db-ip.com), CC BY 4.0"
 _SOURCE_IP = re.compile(rb'"sourceIPAddress"\s*:\s*"([0-9A-Fa-f:.]{2,45})"')
 _META_KEY = "geoip_databases"
+_COLUMNS = ("address", "country", "city", "latitude", "longitude", "asn", "as_org")
 
 # (network CIDR, record) of the network that holds an address, or None.
 Lookup = Callable[[str], tuple[str, Mapping[str, Any]] | None]
@@ -127,7 +127,7 @@ def _public(text: str) -> bool:
 
 
 class Geolocator:
-    """Adds the networks of newly seen addresses to the store's geo tables (one per process)."""
+    """Adds newly seen addresses, geolocated, to the store's geoip_addresses (one per process)."""
 
     def __init__(self, city: Lookup | None, asn: Lookup | None, identity: str) -> None:
         self.city = city
@@ -139,16 +139,14 @@ class Geolocator:
         self._synced: set[str] = set()
 
     def _sync(self, store: Store) -> None:
-        """Once per store: start over when its tables came from another database, else remember
-        which addresses they already cover."""
+        """Once per store: start over when its addresses were looked up in another database."""
         if store.database in self._synced:
             return
         stored = store.scalar(
             f"SELECT value FROM {tables.STORE_META} FINAL WHERE key = {{key:String}}", {"key": _META_KEY}
         )
         if stored is not None and str(stored) != self.identity:
-            store.command(f"TRUNCATE TABLE {tables.GEOIP_CITY_NETWORKS}")
-            store.command(f"TRUNCATE TABLE {tables.GEOIP_ASN_NETWORKS}")
+            store.command(f"TRUNCATE TABLE {tables.GEOIP_ADDRESSES}")
         if stored is None or str(stored) != self.identity:
             store.insert(
                 tables.STORE_META,
@@ -159,41 +157,36 @@ class Geolocator:
 
     def prepare(self, store: Store, data: bytes) -> int:
         """Make the store able to geolocate every source address in `data` (record texts); returns
-        the number of networks added."""
+        the number of addresses added."""
         found = {match.decode() for match in _SOURCE_IP.findall(data)}
         return self.add_addresses(store, found)
 
     def add_addresses(self, store: Store, addresses: Iterable[str]) -> int:
+        """Look up the public addresses not seen yet and add those the databases know to the store;
+        returns how many were added."""
         with self._lock:
             self._sync(store)
-            new = [a for a in set(addresses) - self._seen if _public(a)]
-            self._seen.update(addresses)
-            cities: dict[str, CityRange] = {}
-            asns: dict[str, AsnRange] = {}
+            wanted = set(addresses)
+            new = sorted(a for a in wanted - self._seen if _public(a))
+            self._seen.update(wanted)
+            rows = []
             for address in new:
                 located = self.city(address) if self.city else None
                 city = city_range(*located) if located else None
-                if city is not None:
-                    cities[city.network] = city
                 numbered = self.asn(address) if self.asn else None
                 asn = asn_range(*numbered) if numbered else None
-                if asn is not None:
-                    asns[asn.network] = asn
-            if cities:
-                store.insert(
-                    tables.GEOIP_CITY_NETWORKS,
-                    [[c.network, c.country, c.city, c.latitude, c.longitude] for c in cities.values()],
-                    ["network", "country", "city", "latitude", "longitude"],
-                )
-                store.command(f"SYSTEM RELOAD DICTIONARY {tables.GEOIP_CITY_DICT}")
-            if asns:
-                store.insert(
-                    tables.GEOIP_ASN_NETWORKS,
-                    [[a.network, a.asn, a.as_org] for a in asns.values()],
-                    ["network", "asn", "as_org"],
-                )
-                store.command(f"SYSTEM RELOAD DICTIONARY {tables.GEOIP_ASN_DICT}")
-            return len(cities) + len(asns)
+                if city is None and asn is None:
+                    continue
+                nan = float("nan")
+                rows.append([
+                    address,
+                    city.country if city else "", city.city if city else "",
+                    city.latitude if city else nan, city.longitude if city else nan,
+                    asn.asn if asn else 0, asn.as_org if asn else "",
+                ])  # fmt: skip
+            if rows:
+                store.insert(tables.GEOIP_ADDRESSES, rows, list(_COLUMNS))
+            return len(rows)
 
     def add_stored_addresses(self, store: Store) -> int:
         """Geolocate every address already in the store (before `roletrail rebuild` replays events)."""

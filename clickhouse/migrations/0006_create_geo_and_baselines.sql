@@ -1,65 +1,29 @@
 -- Geolocation of source addresses and the daily rollups that deviations compare sessions with.
 --
--- ingest/geo.py adds to the two *_networks tables the network (from a MaxMind-format database:
--- ROLETRAIL_GEOIP_DB / ROLETRAIL_GEOIP_ASN_DB, or the bundled DB-IP City Lite) of every new public
--- source address, before the records that carry it are inserted; ip_trie dictionaries on them
--- answer a lookup per event inside ClickHouse. The geo columns of cloudtrail_events are
--- MATERIALIZED: computed when a row is written, so every path that writes events (the parsing
--- view, `roletrail rebuild`) geolocates without listing them, and a rebuild after another database
--- is configured geolocates the stored events again. Rows written before this migration compute
--- them when read, until a rebuild stores them.
+-- ingest/geo.py looks every new public source address up in a MaxMind-format database
+-- (ROLETRAIL_GEOIP_DB / ROLETRAIL_GEOIP_ASN_DB, or the bundled DB-IP City Lite) before the records
+-- that carry it are inserted, and adds it to geoip_addresses, an in-memory Join table that joinGet
+-- reads inside ClickHouse. The geo columns of cloudtrail_events are MATERIALIZED: computed when a
+-- row is written, so every path that writes events (the parsing view, `roletrail rebuild`)
+-- geolocates without listing them, and a rebuild after another database is configured geolocates
+-- the stored events again. Rows written before this migration compute them when read, until a
+-- rebuild stores them. (An ip_trie dictionary over the database's networks was the first design:
+-- a dictionary's ClickHouse source must name a user and password in this DDL on a server whose
+-- default user has one, and the whole database is too big to load; seen addresses are few.)
 
-CREATE TABLE IF NOT EXISTS geoip_city_networks
+CREATE TABLE IF NOT EXISTS geoip_addresses
 (
-    network String,
-    country LowCardinality(String),
+    address String,
+    country String,
     city String,
     latitude Float32,
-    longitude Float32
-)
-ENGINE = MergeTree
--- Read whole by the dictionary (only networks of addresses seen: small); the order only groups rows.
-ORDER BY network;
-
--- statement-break
-
-CREATE TABLE IF NOT EXISTS geoip_asn_networks
-(
-    network String,
+    longitude Float32,
     asn UInt32,
     as_org String
 )
-ENGINE = MergeTree
-ORDER BY network;
-
--- statement-break
-
-CREATE DICTIONARY IF NOT EXISTS geoip_city_dict
-(
-    network String,
-    country String DEFAULT '',
-    city String DEFAULT '',
-    latitude Float32 DEFAULT nan,
-    longitude Float32 DEFAULT nan
-)
-PRIMARY KEY network
-SOURCE(CLICKHOUSE(TABLE 'geoip_city_networks'))
--- Reloaded by ingest/geo.py after it loads a database (SYSTEM RELOAD DICTIONARY), never on a timer.
-LIFETIME(0)
-LAYOUT(IP_TRIE);
-
--- statement-break
-
-CREATE DICTIONARY IF NOT EXISTS geoip_asn_dict
-(
-    network String,
-    asn UInt32 DEFAULT 0,
-    as_org String DEFAULT ''
-)
-PRIMARY KEY network
-SOURCE(CLICKHOUSE(TABLE 'geoip_asn_networks'))
-LIFETIME(0)
-LAYOUT(IP_TRIE);
+-- Kept in memory (and on disk) for joinGet by address; a later row for an address replaces it.
+ENGINE = Join(ANY, LEFT, address)
+SETTINGS join_any_take_last_row = 1;
 
 -- statement-break
 
@@ -79,17 +43,19 @@ ALTER TABLE cloudtrail_events
              '::1/128']), 'private',
         'public'),
     ADD COLUMN IF NOT EXISTS source_country LowCardinality(String) MATERIALIZED if(
-        source_location_kind = 'public', dictGet('geoip_city_dict', 'country', assumeNotNull(source_ip)), ''),
+        source_location_kind = 'public', joinGet('geoip_addresses', 'country', source_ip_address), ''),
     ADD COLUMN IF NOT EXISTS source_city String MATERIALIZED if(
-        source_location_kind = 'public', dictGet('geoip_city_dict', 'city', assumeNotNull(source_ip)), ''),
+        source_location_kind = 'public', joinGet('geoip_addresses', 'city', source_ip_address), ''),
     ADD COLUMN IF NOT EXISTS source_latitude Float32 MATERIALIZED if(
-        source_location_kind = 'public', dictGet('geoip_city_dict', 'latitude', assumeNotNull(source_ip)), nan),
+        source_location_kind = 'public',
+        ifNull(joinGetOrNull('geoip_addresses', 'latitude', source_ip_address), nan), nan),
     ADD COLUMN IF NOT EXISTS source_longitude Float32 MATERIALIZED if(
-        source_location_kind = 'public', dictGet('geoip_city_dict', 'longitude', assumeNotNull(source_ip)), nan),
+        source_location_kind = 'public',
+        ifNull(joinGetOrNull('geoip_addresses', 'longitude', source_ip_address), nan), nan),
     ADD COLUMN IF NOT EXISTS source_asn UInt32 MATERIALIZED if(
-        source_location_kind = 'public', dictGet('geoip_asn_dict', 'asn', assumeNotNull(source_ip)), 0),
+        source_location_kind = 'public', joinGet('geoip_addresses', 'asn', source_ip_address), 0),
     ADD COLUMN IF NOT EXISTS source_as_org LowCardinality(String) MATERIALIZED if(
-        source_location_kind = 'public', dictGet('geoip_asn_dict', 'as_org', assumeNotNull(source_ip)), '');
+        source_location_kind = 'public', joinGet('geoip_addresses', 'as_org', source_ip_address), '');
 
 -- statement-break
 

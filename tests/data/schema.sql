@@ -90,12 +90,12 @@ CREATE TABLE cloudtrail_events
     `object_id` String,
     `raw` String CODEC(ZSTD(3)),
     `source_location_kind` LowCardinality(String) MATERIALIZED multiIf(vpc_endpoint_id != '', 'vpc_endpoint', source_ip_address = '', '', source_ip IS NULL, 'aws_service', arrayExists(r -> isIPAddressInRange(IPv6NumToString(ifNull(source_ip, toIPv6('::'))), r), ['::ffff:10.0.0.0/104', '::ffff:172.16.0.0/108', '::ffff:192.168.0.0/112', '::ffff:100.64.0.0/106', '::ffff:127.0.0.0/104', '::ffff:169.254.0.0/112', '::ffff:0.0.0.0/104', 'fc00::/7', 'fe80::/10', '::1/128']), 'private', 'public'),
-    `source_country` LowCardinality(String) MATERIALIZED if(source_location_kind = 'public', dictGet('geoip_city_dict', 'country', assumeNotNull(source_ip)), ''),
-    `source_city` String MATERIALIZED if(source_location_kind = 'public', dictGet('geoip_city_dict', 'city', assumeNotNull(source_ip)), ''),
-    `source_latitude` Float32 MATERIALIZED if(source_location_kind = 'public', dictGet('geoip_city_dict', 'latitude', assumeNotNull(source_ip)), nan),
-    `source_longitude` Float32 MATERIALIZED if(source_location_kind = 'public', dictGet('geoip_city_dict', 'longitude', assumeNotNull(source_ip)), nan),
-    `source_asn` UInt32 MATERIALIZED if(source_location_kind = 'public', dictGet('geoip_asn_dict', 'asn', assumeNotNull(source_ip)), 0),
-    `source_as_org` LowCardinality(String) MATERIALIZED if(source_location_kind = 'public', dictGet('geoip_asn_dict', 'as_org', assumeNotNull(source_ip)), ''),
+    `source_country` LowCardinality(String) MATERIALIZED if(source_location_kind = 'public', joinGet('geoip_addresses', 'country', source_ip_address), ''),
+    `source_city` String MATERIALIZED if(source_location_kind = 'public', joinGet('geoip_addresses', 'city', source_ip_address), ''),
+    `source_latitude` Float32 MATERIALIZED if(source_location_kind = 'public', ifNull(joinGetOrNull('geoip_addresses', 'latitude', source_ip_address), nan), nan),
+    `source_longitude` Float32 MATERIALIZED if(source_location_kind = 'public', ifNull(joinGetOrNull('geoip_addresses', 'longitude', source_ip_address), nan), nan),
+    `source_asn` UInt32 MATERIALIZED if(source_location_kind = 'public', joinGet('geoip_addresses', 'asn', source_ip_address), 0),
+    `source_as_org` LowCardinality(String) MATERIALIZED if(source_location_kind = 'public', joinGet('geoip_addresses', 'as_org', source_ip_address), ''),
     INDEX idx_principal principal_id TYPE bloom_filter GRANULARITY 4,
     INDEX idx_identity_arn identity_arn TYPE bloom_filter GRANULARITY 4,
     INDEX idx_minted minted_access_key_id TYPE bloom_filter GRANULARITY 4,
@@ -750,51 +750,18 @@ ENGINE = ReplacingMergeTree(exported_at)
 ORDER BY (identity_store_id, user_id)
 SETTINGS index_granularity = 8192;
 
-CREATE DICTIONARY geoip_asn_dict
+CREATE TABLE geoip_addresses
 (
-    `network` String,
-    `asn` UInt32 DEFAULT 0,
-    `as_org` String DEFAULT ''
-)
-PRIMARY KEY network
-SOURCE(CLICKHOUSE(TABLE 'geoip_asn_networks'))
-LIFETIME(MIN 0 MAX 0)
-LAYOUT(IP_TRIE);
-
-CREATE TABLE geoip_asn_networks
-(
-    `network` String,
+    `address` String,
+    `country` String,
+    `city` String,
+    `latitude` Float32,
+    `longitude` Float32,
     `asn` UInt32,
     `as_org` String
 )
-ENGINE = MergeTree
-ORDER BY network
-SETTINGS index_granularity = 8192;
-
-CREATE DICTIONARY geoip_city_dict
-(
-    `network` String,
-    `country` String DEFAULT '',
-    `city` String DEFAULT '',
-    `latitude` Float32 DEFAULT nan,
-    `longitude` Float32 DEFAULT nan
-)
-PRIMARY KEY network
-SOURCE(CLICKHOUSE(TABLE 'geoip_city_networks'))
-LIFETIME(MIN 0 MAX 0)
-LAYOUT(IP_TRIE);
-
-CREATE TABLE geoip_city_networks
-(
-    `network` String,
-    `country` LowCardinality(String),
-    `city` String,
-    `latitude` Float32,
-    `longitude` Float32
-)
-ENGINE = MergeTree
-ORDER BY network
-SETTINGS index_granularity = 8192;
+ENGINE = Join(ANY, LEFT, address)
+SETTINGS join_any_take_last_row = 1;
 
 CREATE TABLE ingest_jobs
 (

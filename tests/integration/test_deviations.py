@@ -153,10 +153,8 @@ def test_rebuild_refills_the_baselines(month: Store) -> None:
 def test_rebuild_geolocates_events_loaded_before_geolocation(
     store: Store, loader: Loader, tmp_path: Path
 ) -> None:
-    # Arrange: the month loaded with no geolocation database (and none left in the dictionaries)
+    # Arrange: the month loaded with no geolocation database
     geo.configure(None)
-    for dictionary in (tables.GEOIP_CITY_DICT, tables.GEOIP_ASN_DICT):
-        store.command(f"SYSTEM RELOAD DICTIONARY {dictionary}")
     data.write(tmp_path)
     loader.load_many(list(walk(tmp_path)))
     count = f"SELECT countIf(source_country != '') FROM {tables.CLOUDTRAIL_EVENTS} FINAL"
