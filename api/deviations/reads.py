@@ -63,13 +63,19 @@ def session_values(store: Store, key: str) -> list[Shown]:
     return [Shown(str(k), str(v), first, int(n), tuple(str(i) for i in ids)) for k, v, first, n, ids in rows]
 
 
+# Sessions of one role whose origins are resolved for a baseline: a busy role (instance profiles,
+# Lambda functions) has tens of thousands in a window, and resolving them all takes seconds.
+MAX_ROLE_KEYS = 2000
+
+
 def role_keys_in_window(store: Store, account_id: str, role_arn: str, start: date, end: date) -> list[str]:
-    """Keys of the role's sessions active on days [start, end]."""
+    """Keys of the role's sessions active on days [start, end], the MAX_ROLE_KEYS latest."""
     rows = store.read(
-        f"""SELECT DISTINCT session_key FROM {T_ROLE_DAYS}
+        f"""SELECT session_key FROM {T_ROLE_DAYS}
         WHERE account_id = {{account:String}} AND role_arn = {{role:String}}
-          AND day >= {{start:Date}} AND day <= {{end:Date}}""",
-        {"account": account_id, "role": role_arn, "start": start, "end": end},
+          AND day >= {{start:Date}} AND day <= {{end:Date}}
+        GROUP BY session_key ORDER BY max(day) DESC, session_key LIMIT {{limit:UInt32}}""",
+        {"account": account_id, "role": role_arn, "start": start, "end": end, "limit": MAX_ROLE_KEYS},
     )
     return sorted(str(row[0]) for row in rows)
 
