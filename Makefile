@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.s3
 	$(BIN)/python -m bench.storage
 	$(BIN)/python -m bench.flowlogs
+	$(BIN)/python -m bench.deviations
 
 clean:
 	rm -rf $(VENV) .roletrail

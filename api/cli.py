@@ -32,7 +32,7 @@ from clickhouse import migrate, rebuild, retention, tables
 from clickhouse.client import Store
 from clickhouse.errors import StorageError, StoreLocked
 from clickhouse.settings import StoreSettings
-from ingest import jobs
+from ingest import geo, jobs
 from ingest.broker import setup_broker
 from ingest.claims import Claims, claims_for
 from ingest.follow import Follower
@@ -79,6 +79,7 @@ def start_workers(store: Store, store_settings: StoreSettings, ingest_settings: 
     # Actors bind to the broker current when they are declared: (re)load them after setup_broker.
     loaded = sys.modules.get("ingest.actors")
     actors = importlib.reload(loaded) if loaded else importlib.import_module("ingest.actors")
+    geo.configure(geo.from_paths(ingest_settings.geoip_db, ingest_settings.geoip_asn_db))
     claims = claims_for(ingest_settings.redis_url)
     actors.configure(
         Loader(store, store_settings.retention_days), claims, ingest_settings.load_time_limit_seconds
@@ -168,6 +169,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_rebuild(args: argparse.Namespace) -> int:
     store = open_store(StoreSettings(), owner=True)
     try:
+        settings = IngestSettings()
+        geolocator = geo.from_paths(settings.geoip_db, settings.geoip_asn_db)
+        if geolocator is not None:  # events loaded before geolocation existed get it in the replay
+            geolocator.add_stored_addresses(store)
         count = rebuild.rebuild(store, lambda p, i, n: print(f"partition {p} ({i}/{n})", file=sys.stderr))
         print(f"rebuilt derived tables from {count} partitions of events")
         return 0

@@ -19,6 +19,7 @@ from strawberry.types import ExecutionContext
 
 from api.cloudtrail.principal_types import ALL_PRINCIPAL_TYPES
 from api.cloudtrail.schema import Query as CloudTrailQuery
+from api.deviations.schema import Query as DeviationsQuery
 from api.errors import ErrorMasking, log_errors, request_id_of
 from api.guardduty.schema import Query as GuardDutyQuery
 from api.health.schema import Query as HealthQuery
@@ -29,7 +30,8 @@ from api.search_types import Query as SearchQuery
 from api.settings import ApiSettings
 
 Query = merge_types(
-    "Query", (CloudTrailQuery, PivotQuery, SearchQuery, IngestQuery, GuardDutyQuery, HealthQuery)
+    "Query",
+    (CloudTrailQuery, PivotQuery, SearchQuery, IngestQuery, GuardDutyQuery, HealthQuery, DeviationsQuery),
 )
 SDL_PATH = Path(__file__).resolve().parent / "schema.graphql"
 

@@ -30,6 +30,10 @@ class ApiSettings(BaseSettings):
     export_page_size: int = Field(default=1000, ge=1, le=100_000)
     # Automatic persisted queries kept in memory (least recently used dropped first).
     persisted_query_cache_size: int = Field(default=1000, ge=1)
+    # Deviations: baseline window before a session, impossible-travel speed, sessions examined per list.
+    baseline_days: int = Field(default=45, ge=1, le=3650)
+    travel_speed_kmh: float = Field(default=1000.0, gt=0)
+    deviation_scan_limit: int = Field(default=200, ge=1, le=10_000)
 
     @field_validator("api_tokens", "cors_origins", mode="before")
     @classmethod

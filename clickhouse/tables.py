@@ -11,6 +11,10 @@ CLOUDTRAIL_EVENTS: Final = "cloudtrail_events"
 CLOUDTRAIL_ISSUANCES: Final = "cloudtrail_issuances"
 CLOUDTRAIL_SESSIONS: Final = "cloudtrail_sessions"
 CLOUDTRAIL_LOAD_COUNTS: Final = "cloudtrail_load_counts"
+CLOUDTRAIL_ROLE_DAYS: Final = "cloudtrail_role_days"
+CLOUDTRAIL_ACCOUNT_DAYS: Final = "cloudtrail_account_days"
+
+GEOIP_ADDRESSES: Final = "geoip_addresses"
 
 FLOWLOG_LANDING: Final = "flowlog_landing"
 FLOWLOG_RECORDS: Final = "flowlog_records"
@@ -42,10 +46,17 @@ RETAINED: Final[dict[str, str]] = {
     FLOWLOG_RECORDS: "start_time",
     FLOWLOG_REMOTE_HOURLY: "hour",
     FLOWLOG_INTERFACE_HOURLY: "hour",
+    CLOUDTRAIL_ROLE_DAYS: "day",
+    CLOUDTRAIL_ACCOUNT_DAYS: "day",
 }
 
 # Tables derived from cloudtrail_events by materialized views; `roletrail rebuild` refills them.
-DERIVED_FROM_EVENTS: Final = (CLOUDTRAIL_ISSUANCES, CLOUDTRAIL_SESSIONS)
+DERIVED_FROM_EVENTS: Final = (
+    CLOUDTRAIL_ISSUANCES,
+    CLOUDTRAIL_SESSIONS,
+    CLOUDTRAIL_ROLE_DAYS,
+    CLOUDTRAIL_ACCOUNT_DAYS,
+)
 
 # Every table that holds data (not Null-engine pipes), for tests that isolate by truncation.
 DATA_TABLES: Final = (
@@ -53,6 +64,9 @@ DATA_TABLES: Final = (
     CLOUDTRAIL_ISSUANCES,
     CLOUDTRAIL_SESSIONS,
     CLOUDTRAIL_LOAD_COUNTS,
+    CLOUDTRAIL_ROLE_DAYS,
+    CLOUDTRAIL_ACCOUNT_DAYS,
+    GEOIP_ADDRESSES,
     INGEST_OBJECTS,
     INGEST_REJECTS,
     INGEST_JOBS,

@@ -30,7 +30,7 @@ import orjson
 from clickhouse import tables
 from clickhouse.client import Store
 from clickhouse.errors import BadInput, StorageError
-from ingest import cloudtrail, directory, guardduty
+from ingest import cloudtrail, directory, geo, guardduty
 from ingest.cloudtrail import BadItem, Chunk, NoBoundary, RecordsFileChunker, Shape, TruncatedRecords
 from ingest.sources import NOT_LOADED, CorruptObject, LogType, ObjectRef, object_checksum, object_stream
 
@@ -522,6 +522,7 @@ class Loader:
             # Monthly partitions: an export spanning more than 100 months is still one honest load.
             "throw_on_max_partitions_per_insert_block": 0,
         }
+        geo.prepare(self.store, data)  # the networks of new source addresses, before the rows need them
         self.store.raw_insert(tables.CLOUDTRAIL_LANDING, ["raw"], data, "JSONAsString", settings)
 
     def _reject(self, progress: _Progress, chunk_index: int, bad: Iterable[BadItem]) -> None:

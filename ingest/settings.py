@@ -22,6 +22,9 @@ class IngestSettings(BaseSettings):
     sources_file: Path | None = None
     # How often the follow loop looks at the sources (each source has its own poll interval).
     follow_tick_seconds: float = Field(default=10.0, gt=0)
+    # MaxMind-format databases (a Country or City .mmdb; an ASN .mmdb). Unset: the bundled DB-IP City Lite.
+    geoip_db: Path | None = None
+    geoip_asn_db: Path | None = None
 
     @field_validator("source_roots", mode="before")
     @classmethod

@@ -30,6 +30,7 @@ from api.cloudtrail.types import (
     sessions_by_keys,
 )
 from api.context import Info
+from api.deviations.types import Deviation
 from api.errors import BadRequest
 from api.fields import field
 from api.instances.types import InstanceFields
@@ -214,6 +215,18 @@ class Principal(ActivityProfile):
 
         return await principal_findings(info, self, first, after)
 
+    @field(
+        description="What is unusual about its sessions (active in [from, to)), one entry per kind and "
+        "value, "
+        "the earliest first seen."
+    )
+    async def deviations(self, info: Info, from_: From = None, to: datetime | None = None) -> list[Deviation]:
+        from api.deviations.schema import principal_deviations_field
+
+        keys = (await self.credentials(info)).keys
+        direct = self.identifier if _kind_value(self.kind) in ("IAM_USER", "ROOT") else None
+        return await principal_deviations_field(info, keys, from_, to, direct)
+
     @field(description="The roles its credentials were sessions of.")
     async def roles(self, info: Info) -> list[IamRole]:
         keys = (await self.credentials(info)).keys
@@ -264,7 +277,21 @@ class FederationTokenUser(Principal):
 
 @strawberry.type
 class Ec2Instance(Principal, InstanceFields):
-    pass
+    @field(
+        description="What is unusual about the instance: its sessions' deviations against their baselines "
+        "(new APIs and places, volume, travel, CREDENTIALS_OFF_INSTANCE) and its network's against its own "
+        "(NEW_REMOTE_ADDRESS, NEW_REMOTE_PORT; default scope: the last day with flows)."
+    )
+    async def deviations(self, info: Info, from_: From = None, to: datetime | None = None) -> list[Deviation]:
+        from api.deviations.schema import principal_deviations_field
+        from api.instances.types import instance_network_deviations
+
+        keys = (await self.credentials(info)).keys
+        sessions, network = await asyncio.gather(
+            principal_deviations_field(info, keys, from_, to, None),
+            instance_network_deviations(info, self.identifier, from_, to),
+        )
+        return [*sessions, *network]
 
 
 @strawberry.type

@@ -118,6 +118,11 @@ class ApiCall:
     user_agent: str
     vpc_endpoint_id: str
     invoked_by: str
+    # Where the source address is (migration 0006; empty/0 when not a located public address).
+    source_country: str = ""
+    source_city: str = ""
+    source_asn: int = 0
+    source_as_org: str = ""
 
 
 T = TypeVar("T")
@@ -474,7 +479,7 @@ def api_calls(
 
 _CALL_COLUMNS = """session_key, event_time, event_id, recipient_account_id, aws_region, event_source,
     event_name, read_only, error_code, error_message, source_ip_address, user_agent, vpc_endpoint_id,
-    invoked_by"""
+    invoked_by, source_country, source_city, source_asn, source_as_org"""
 
 
 def _unique(rows: Sequence[Row]) -> list[ApiCall]:

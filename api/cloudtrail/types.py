@@ -25,6 +25,7 @@ UNTIL = datetime(2100, 1, 1, tzinfo=UTC)
 
 if TYPE_CHECKING:
     from api.cloudtrail.principal_types import Principal
+    from api.deviations.types import Deviation
     from api.guardduty.types import Finding
 
 PrincipalType = Annotated["Principal", strawberry.lazy("api.cloudtrail.principal_types")]
@@ -47,6 +48,10 @@ class ApiCall:
     user_agent: str
     vpc_endpoint_id: str | None
     invoked_by: str | None
+    country: str | None = strawberry.field(description="ISO 3166-1 alpha-2 code of the source address.")
+    city: str | None
+    asn: int | None = strawberry.field(description="Autonomous system number of the source address.")
+    as_org: str | None
     session_key: strawberry.Private[str]
 
     @classmethod
@@ -66,6 +71,10 @@ class ApiCall:
             user_agent=row.user_agent,
             vpc_endpoint_id=row.vpc_endpoint_id or None,
             invoked_by=row.invoked_by or None,
+            country=row.source_country or None,
+            city=row.source_city or None,
+            asn=row.source_asn or None,
+            as_org=row.source_as_org or None,
             session_key=row.session_key,
         )
 
@@ -271,6 +280,20 @@ class RoleSession(ActivityProfile):
         line = await _lineage(info, self.access_key_id)
         tags = line.transitive_tags if line else {}
         return [SessionTag(key=k, value=v) for k, v in sorted(tags.items())]
+
+    @field(
+        description="What is unusual about this session against its baselines (the origin in this role, the "
+        "role, the account; window ROLETRAIL_BASELINE_DAYS before it), first seen in [from, to)."
+    )
+    async def deviations(
+        self,
+        info: Info,
+        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
+        to: datetime | None = None,
+    ) -> list[Annotated[Deviation, strawberry.lazy("api.deviations.types")]]:
+        from api.deviations.schema import session_deviations_field
+
+        return await session_deviations_field(info, self.access_key_id, from_, to)
 
     @field(description="Credentials minted with this one (its children in the chain).")
     async def child_sessions(self, info: Info) -> list[RoleSession]:

@@ -175,25 +175,26 @@ class InstanceFields:
             page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
         )
 
-    @field(
-        description="Remote addresses and ports new against the instance's own baseline (45 days before "
-        "the scope; default scope: the last day with flows)."
-    )
-    async def deviations(self, info: Info, from_: From = None, to: datetime | None = None) -> list[Deviation]:
-        interfaces = await _interfaces(info, self.identifier)
-        store = info.context.store
-        if from_ is None and to is None:
-            span = await run_in_threadpool(flows.activity_span, store, interfaces)
-            if span is None:
-                return []
-            end = span[1] + timedelta(hours=1)
-            start = end - DEFAULT_DEVIATION_SCOPE
-        else:
-            end = storable_time(to, "to") if to else span_end_now()
-            start = storable_time(from_, "from") if from_ else end - DEFAULT_DEVIATION_SCOPE
-            if start >= end:
-                raise BadRequest("`from` must be before `to`")
-        return await run_in_threadpool(network_deviations, store, interfaces, start, end)
+
+async def instance_network_deviations(
+    info: Info, instance_id: str, from_: datetime | None, to: datetime | None
+) -> list[Deviation]:
+    """Remote addresses and ports new against the instance's own baseline (45 days before the
+    scope; default scope: the last day with flows)."""
+    interfaces = await _interfaces(info, instance_id)
+    store = info.context.store
+    if from_ is None and to is None:
+        span = await run_in_threadpool(flows.activity_span, store, interfaces)
+        if span is None:
+            return []
+        end = span[1] + timedelta(hours=1)
+        start = end - DEFAULT_DEVIATION_SCOPE
+    else:
+        end = storable_time(to, "to") if to else span_end_now()
+        start = storable_time(from_, "from") if from_ else end - DEFAULT_DEVIATION_SCOPE
+        if start >= end:
+            raise BadRequest("`from` must be before `to`")
+    return await run_in_threadpool(network_deviations, store, interfaces, start, end)
 
 
 def span_end_now() -> datetime:

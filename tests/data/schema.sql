@@ -1,3 +1,45 @@
+CREATE TABLE cloudtrail_account_days
+(
+    `account_id` LowCardinality(String),
+    `day` Date,
+    `calls` AggregateFunction(uniqExact, UInt64),
+    `apis` AggregateFunction(groupUniqArray, String),
+    `countries` AggregateFunction(groupUniqArray, String),
+    `cities` AggregateFunction(groupUniqArray, String),
+    `asns` AggregateFunction(groupUniqArray, String),
+    `user_agents` AggregateFunction(groupUniqArray, String)
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(day)
+ORDER BY (account_id, day)
+SETTINGS ttl_only_drop_parts = 1, non_replicated_deduplication_window = 10000, index_granularity = 8192;
+
+CREATE MATERIALIZED VIEW cloudtrail_account_days_mv TO cloudtrail_account_days
+(
+    `account_id` LowCardinality(String),
+    `day` Date,
+    `calls` AggregateFunction(uniqExact, UInt64),
+    `apis` AggregateFunction(groupUniqArray, String),
+    `countries` AggregateFunction(groupUniqArrayIf, String, UInt8),
+    `cities` AggregateFunction(groupUniqArrayIf, String, UInt8),
+    `asns` AggregateFunction(groupUniqArrayIf, String, UInt8),
+    `user_agents` AggregateFunction(groupUniqArrayIf, String, UInt8)
+)
+AS SELECT
+    toString(identity_account_id) AS account_id,
+    toDate(event_time) AS day,
+    uniqExactState(cityHash64(recipient_account_id, event_id)) AS calls,
+    groupUniqArrayState(concat(replaceOne(event_source, '.amazonaws.com', ''), ':', event_name)) AS apis,
+    groupUniqArrayIfState(toString(source_country), source_country != '') AS countries,
+    groupUniqArrayIfState(concat(source_city, ', ', source_country), (source_city != '') AND (source_country != '')) AS cities,
+    groupUniqArrayIfState(toString(source_asn), source_asn != 0) AS asns,
+    groupUniqArrayIfState(user_agent, user_agent != '') AS user_agents
+FROM cloudtrail_events
+WHERE identity_account_id != ''
+GROUP BY
+    account_id,
+    day;
+
 CREATE TABLE cloudtrail_events
 (
     `event_time` DateTime('UTC'),
@@ -47,6 +89,13 @@ CREATE TABLE cloudtrail_events
     `session_key` String,
     `object_id` String,
     `raw` String CODEC(ZSTD(3)),
+    `source_location_kind` LowCardinality(String) MATERIALIZED multiIf(vpc_endpoint_id != '', 'vpc_endpoint', source_ip_address = '', '', source_ip IS NULL, 'aws_service', arrayExists(r -> isIPAddressInRange(IPv6NumToString(ifNull(source_ip, toIPv6('::'))), r), ['::ffff:10.0.0.0/104', '::ffff:172.16.0.0/108', '::ffff:192.168.0.0/112', '::ffff:100.64.0.0/106', '::ffff:127.0.0.0/104', '::ffff:169.254.0.0/112', '::ffff:0.0.0.0/104', 'fc00::/7', 'fe80::/10', '::1/128']), 'private', 'public'),
+    `source_country` LowCardinality(String) MATERIALIZED if(source_location_kind = 'public', joinGet('geoip_addresses', 'country', source_ip_address), ''),
+    `source_city` String MATERIALIZED if(source_location_kind = 'public', joinGet('geoip_addresses', 'city', source_ip_address), ''),
+    `source_latitude` Float32 MATERIALIZED if(source_location_kind = 'public', ifNull(joinGetOrNull('geoip_addresses', 'latitude', source_ip_address), nan), nan),
+    `source_longitude` Float32 MATERIALIZED if(source_location_kind = 'public', ifNull(joinGetOrNull('geoip_addresses', 'longitude', source_ip_address), nan), nan),
+    `source_asn` UInt32 MATERIALIZED if(source_location_kind = 'public', joinGet('geoip_addresses', 'asn', source_ip_address), 0),
+    `source_as_org` LowCardinality(String) MATERIALIZED if(source_location_kind = 'public', joinGet('geoip_addresses', 'as_org', source_ip_address), ''),
     INDEX idx_principal principal_id TYPE bloom_filter GRANULARITY 4,
     INDEX idx_identity_arn identity_arn TYPE bloom_filter GRANULARITY 4,
     INDEX idx_minted minted_access_key_id TYPE bloom_filter GRANULARITY 4,
@@ -543,6 +592,59 @@ AS SELECT
     now() AS recorded_at
 FROM cloudtrail_parsed
 WHERE problem != '';
+
+CREATE TABLE cloudtrail_role_days
+(
+    `account_id` LowCardinality(String),
+    `role_arn` String,
+    `day` Date,
+    `session_key` String,
+    `first_seen` SimpleAggregateFunction(min, DateTime('UTC')),
+    `calls` AggregateFunction(uniqExact, UInt64),
+    `apis` AggregateFunction(groupUniqArray, String),
+    `countries` AggregateFunction(groupUniqArray, String),
+    `cities` AggregateFunction(groupUniqArray, String),
+    `asns` AggregateFunction(groupUniqArray, String),
+    `user_agents` AggregateFunction(groupUniqArray, String)
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(day)
+ORDER BY (account_id, role_arn, day, session_key)
+SETTINGS ttl_only_drop_parts = 1, non_replicated_deduplication_window = 10000, index_granularity = 8192;
+
+CREATE MATERIALIZED VIEW cloudtrail_role_days_mv TO cloudtrail_role_days
+(
+    `account_id` LowCardinality(String),
+    `role_arn` String,
+    `day` Date,
+    `session_key` String,
+    `first_seen` DateTime('UTC'),
+    `calls` AggregateFunction(uniqExact, UInt64),
+    `apis` AggregateFunction(groupUniqArray, String),
+    `countries` AggregateFunction(groupUniqArrayIf, String, UInt8),
+    `cities` AggregateFunction(groupUniqArrayIf, String, UInt8),
+    `asns` AggregateFunction(groupUniqArrayIf, String, UInt8),
+    `user_agents` AggregateFunction(groupUniqArrayIf, String, UInt8)
+)
+AS SELECT
+    toString(session_issuer_account_id) AS account_id,
+    session_issuer_arn AS role_arn,
+    toDate(event_time) AS day,
+    session_key,
+    min(event_time) AS first_seen,
+    uniqExactState(cityHash64(recipient_account_id, event_id)) AS calls,
+    groupUniqArrayState(concat(replaceOne(event_source, '.amazonaws.com', ''), ':', event_name)) AS apis,
+    groupUniqArrayIfState(toString(source_country), source_country != '') AS countries,
+    groupUniqArrayIfState(concat(source_city, ', ', source_country), (source_city != '') AND (source_country != '')) AS cities,
+    groupUniqArrayIfState(toString(source_asn), source_asn != 0) AS asns,
+    groupUniqArrayIfState(user_agent, user_agent != '') AS user_agents
+FROM cloudtrail_events
+WHERE is_temporary AND (session_key != '') AND (session_issuer_type = 'Role') AND (session_issuer_arn != '')
+GROUP BY
+    account_id,
+    role_arn,
+    day,
+    session_key;
 
 CREATE TABLE cloudtrail_sessions
 (
@@ -1075,6 +1177,19 @@ GROUP BY
     direction,
     action,
     flow_log_id;
+
+CREATE TABLE geoip_addresses
+(
+    `address` String,
+    `country` String,
+    `city` String,
+    `latitude` Float32,
+    `longitude` Float32,
+    `asn` UInt32,
+    `as_org` String
+)
+ENGINE = Join(ANY, LEFT, address)
+SETTINGS join_any_take_last_row = 1;
 
 CREATE TABLE guardduty_findings
 (

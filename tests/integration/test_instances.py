@@ -184,7 +184,7 @@ def test_new_remote_address_and_port_against_the_baseline(api: Api) -> None:
     # Act
     found = instance(api, **{"from": "2024-06-03T00:00:00Z", "to": "2024-06-04T00:00:00Z"})["deviations"]
     # Assert: the new peer (much sent: high severity) and the known service on a new port
-    by_kind = {(d["kind"], d["value"]): d for d in found}
+    by_kind = {(d["kind"], d["value"]): d for d in found if d["kind"].startswith("NEW_REMOTE_")}
     assert set(by_kind) == {("NEW_REMOTE_ADDRESS", EXFIL), ("NEW_REMOTE_PORT", f"{SERVICE}:8443")}
     assert by_kind[("NEW_REMOTE_ADDRESS", EXFIL)]["severity"] == pytest.approx(0.8)
     assert by_kind[("NEW_REMOTE_ADDRESS", EXFIL)]["baselines"] == [
@@ -197,7 +197,17 @@ def test_default_deviation_scope_is_the_last_day_with_flows(api: Api) -> None:
     query = "query($id: String!) { instance(id: $id) { deviations { kind value } } }"
     found = api.data(query, {"id": INSTANCE})
     # Assert
-    assert {d["value"] for d in found["instance"]["deviations"]} == {EXFIL, f"{SERVICE}:8443"}
+    network = {d["value"] for d in found["instance"]["deviations"] if d["kind"].startswith("NEW_REMOTE_")}
+    assert network == {EXFIL, f"{SERVICE}:8443"}
+
+
+def test_the_instance_reports_its_key_used_from_an_outside_address(api: Api) -> None:
+    # Act: one list holds the sessions' deviations and the network's
+    query = "query($id: String!) { instance(id: $id) { deviations { kind value } } }"
+    found = api.data(query, {"id": INSTANCE})["instance"]["deviations"]
+    # Assert: the outside address, and neither of the instance's own
+    off = {d["value"] for d in found if d["kind"] == "CREDENTIALS_OFF_INSTANCE"}
+    assert off == {OUTSIDE_IP}
 
 
 def test_which_instances_talked_to_an_address(api: Api, migrated_store: Store) -> None:

@@ -311,11 +311,15 @@ def test_lowering_the_retention_drops_old_rows_at_merge(store: Store, tmp_path: 
         tables.CLOUDTRAIL_EVENTS: 3,
         tables.CLOUDTRAIL_ISSUANCES: 1,
         tables.CLOUDTRAIL_SESSIONS: 3,
+        tables.CLOUDTRAIL_ROLE_DAYS: 0,
+        tables.CLOUDTRAIL_ACCOUNT_DAYS: 2,
     }
     assert after == {
         tables.CLOUDTRAIL_EVENTS: 1,
         tables.CLOUDTRAIL_ISSUANCES: 0,
         tables.CLOUDTRAIL_SESSIONS: 1,
+        tables.CLOUDTRAIL_ROLE_DAYS: 0,
+        tables.CLOUDTRAIL_ACCOUNT_DAYS: 1,
     }
 
 

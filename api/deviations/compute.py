@@ -1,0 +1,385 @@
+"""Deviations of a session: what it did that its baselines never showed, and what no one could do.
+
+Baselines, first level first:
+- PRINCIPAL_IN_ROLE: the sessions of the same role whose origin (resolved through lineage at query
+  time, like everything about origins) is the session's origin;
+- ROLE: every session of the role;
+- ACCOUNT: every call of the account.
+Each is read over the window of `window_days` whole days before the session's day, plus, for the
+two role levels, the sessions that started earlier on the session's own day. A value is reported
+when the first level that applies never saw it; the deviation carries every level with its count
+(days on which the value was seen) so a reader sees whether it is new to the role or the account
+as well. Sessions that are not role sessions (federation tokens, users' session tokens) are
+compared with their account only.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import statistics
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from api.cloudtrail import lineage
+from api.cloudtrail import reads as ct_reads
+from api.cloudtrail.principals import PrincipalKind, PrincipalRef
+from api.deviations import reads
+from api.deviations.types import Baseline, BaselineLevel, Deviation, DeviationKind
+from api.instances.addresses import known_addresses
+from clickhouse.client import Store
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Tunable thresholds (API settings)."""
+
+    window_days: int = 45
+    travel_kmh: float = 1000.0
+    # Below this distance two places are one for travel (geolocation of a city is approximate).
+    travel_min_km: float = 500.0
+    spike_ratio: float = 5.0
+    spike_score: float = 3.5
+    spike_min_days: int = 3
+
+
+# Reads of one session run concurrently, each on a client of its own (Store pools them).
+_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="deviations")
+# How far before a session travel looks for the origin's previous call.
+TRAVEL_LOOKBACK = timedelta(hours=12)
+
+_NEW_KIND = {
+    "api": DeviationKind.NEW_API_CALL,
+    "country": DeviationKind.NEW_COUNTRY,
+    "city": DeviationKind.NEW_CITY,
+    "asn": DeviationKind.NEW_ASN,
+    "user_agent": DeviationKind.NEW_USER_AGENT,
+}
+# How unusual a value is by the widest level that never saw it.
+_SEVERITY = {BaselineLevel.PRINCIPAL_IN_ROLE: 0.4, BaselineLevel.ROLE: 0.7, BaselineLevel.ACCOUNT: 1.0}
+_KIND_WEIGHT = {"api": 1.0, "country": 1.0, "city": 0.6, "asn": 0.8, "user_agent": 0.5}
+
+
+@dataclass
+class Cache:
+    """Lineages resolved for one request (triage computes many sessions of the same roles)."""
+
+    lineages: dict[str, lineage.Lineage] = field(default_factory=dict)
+
+    def resolve(self, store: Store, keys: Sequence[str]) -> dict[str, lineage.Lineage]:
+        missing = [k for k in keys if k not in self.lineages]
+        if missing:
+            self.lineages.update(lineage.resolve(store, missing))
+        return {k: self.lineages[k] for k in keys if k in self.lineages}
+
+
+@dataclass(frozen=True)
+class _Level:
+    level: BaselineLevel
+    start: datetime
+    end: datetime
+    days: dict[date, reads.DayRow]
+    complete: bool
+
+    def count(self, kind: str, value: str) -> int:
+        return sum(1 for row in self.days.values() if value in row.values[kind])
+
+    def baseline(self, kind: str, value: str) -> Baseline:
+        return Baseline(
+            level=self.level,
+            window_start=self.start,
+            window_end=self.end,
+            days_observed=len(self.days),
+            complete=self.complete,
+            count=self.count(kind, value),
+            total=sum(row.calls for row in self.days.values()),
+        )
+
+
+def _merge_days(rows: Sequence[reads.DayRow]) -> dict[date, reads.DayRow]:
+    merged: dict[date, reads.DayRow] = {}
+    for row in rows:
+        current = merged.get(row.day)
+        if current is None:
+            merged[row.day] = row
+            continue
+        values = {k: current.values[k] | row.values[k] for k in current.values}
+        merged[row.day] = reads.DayRow(row.day, row.mine, row.prior, current.calls + row.calls, values)
+    return merged
+
+
+def session_deviations(
+    store: Store, key: str, limits: Limits = Limits(), cache: Cache | None = None
+) -> list[Deviation]:
+    """Every deviation of one session, most severe first.
+
+    Independent reads run concurrently (the store gives each thread a client of its own): four
+    rounds of small queries, whatever the size of the data.
+    """
+    cache = cache or Cache()
+    usage_f = _POOL.submit(ct_reads.session_usage, store, [key])
+    line_f = _POOL.submit(cache.resolve, store, [key])
+    shown_f = _POOL.submit(reads.session_values, store, key)
+    usage = usage_f.result().get(key)
+    if usage is None:
+        return []
+    start = ct_reads.utc(usage.first_seen)
+    end = ct_reads.utc(usage.last_seen)
+    window_start = datetime.combine(
+        start.date() - timedelta(days=limits.window_days), datetime.min.time(), UTC
+    )
+    account, role = usage.account_id, usage.role_arn
+    history_f = _POOL.submit(reads.history_before, store, account, role, window_start.date())
+    keys_f = _POOL.submit(reads.role_keys_in_window, store, account, role, window_start.date(), end.date())
+    shown = shown_f.result()
+    account_f = _POOL.submit(
+        reads.account_days,
+        store,
+        account_id=account,
+        start=window_start.date(),
+        end=start.date(),
+        shown=shown,
+    )
+    line = line_f.result().get(key)
+    origin = line.origin if line else None
+    mine: list[str] = [key]
+    keys = keys_f.result() if role else []
+    if origin is not None and keys:
+        resolved = cache.resolve(store, keys)
+        mine = [k for k in keys if _same(resolved.get(k), origin)] or [key]
+    travel_keys = sorted({*mine, key, *(line.ancestors if line else ())})
+    travel_f = _POOL.submit(reads.travel_stops, store, key, travel_keys, start - TRAVEL_LOOKBACK, end)
+    addresses_f = None
+    if origin is not None and origin.kind is PrincipalKind.EC2_INSTANCE:
+        addresses_f = _POOL.submit(reads.session_addresses, store, sorted({*mine, key}), window_start, end)
+    role_complete, account_complete = history_f.result()
+    levels: list[_Level] = []
+    role_rows: list[reads.DayRow] = []
+    if role:
+        role_rows = reads.role_days(
+            store, account_id=account, role_arn=role, key=key, mine=mine, start=window_start.date(),
+            end=end.date(), session_start=start, shown=shown,
+        )  # fmt: skip
+        prior = [r for r in role_rows if r.prior]
+        if origin is not None:
+            levels.append(_Level(BaselineLevel.PRINCIPAL_IN_ROLE, window_start, start,
+                                 _merge_days([r for r in prior if r.mine]), role_complete))  # fmt: skip
+        levels.append(_Level(BaselineLevel.ROLE, window_start, start, _merge_days(prior), role_complete))
+    account_days = _merge_days(account_f.result())
+    levels.append(_Level(BaselineLevel.ACCOUNT, window_start, start, account_days, account_complete))
+    found = _new_values(shown, levels)
+    if role and origin is not None:
+        found += _volume(role_rows, start, end, window_start, role_complete, limits)
+    found += _travel(travel_f.result(), limits)
+    if addresses_f is not None and origin is not None:
+        found += _off_instance(store, addresses_f.result(), key, origin.identifier, window_start, end)
+    return sorted(found, key=lambda d: (-d.severity, d.kind, d.first_seen or start, d.value))
+
+
+def _same(line: lineage.Lineage | None, origin: PrincipalRef) -> bool:
+    return (
+        line is not None
+        and line.origin is not None
+        and (
+            line.origin.kind,
+            line.origin.identifier,
+        )
+        == (origin.kind, origin.identifier)
+    )
+
+
+def _new_values(shown: Sequence[reads.Shown], levels: Sequence[_Level]) -> list[Deviation]:
+    found = []
+    first_level = levels[0]
+    for item in shown:
+        if first_level.count(item.kind, item.value) > 0:
+            continue
+        widest = first_level.level
+        for level in levels:
+            if level.count(item.kind, item.value) == 0:
+                widest = level.level
+        severity = _SEVERITY[widest] * _KIND_WEIGHT[item.kind]
+        if not first_level.complete:
+            # The history is younger than the window: "new" may only be new to the data loaded.
+            severity *= 0.5
+        found.append(
+            Deviation(
+                kind=_NEW_KIND[item.kind],
+                value=item.value,
+                first_seen=ct_reads.utc(item.first_seen),
+                severity=round(severity, 3),
+                detail=f"in {item.calls} call(s); new to the {widest.value.lower().replace('_', ' ')}",
+                baselines=[level.baseline(item.kind, item.value) for level in levels],
+                event_ids=list(item.event_ids),
+            )
+        )
+    return found
+
+
+def _volume(
+    rows: Sequence[reads.DayRow], start: datetime, end: datetime, window_start: datetime, complete: bool,
+    limits: Limits,
+) -> list[Deviation]:  # fmt: skip
+    """Calls of the origin in the role per day, on the session's days, against the daily distribution
+    of the origin in the role before the session's first day (days with activity)."""
+    daily: dict[date, int] = {}
+    for row in rows:
+        if row.mine:
+            daily[row.day] = daily.get(row.day, 0) + row.calls
+    history = [calls for day, calls in daily.items() if day < start.date()]
+    if len(history) < limits.spike_min_days:
+        return []
+    median = statistics.median(history)
+    mad = statistics.median(abs(x - median) for x in history)
+    spread = 1.4826 * mad or max(1.0, 0.1 * median)
+    found = []
+    day = start.date()
+    while day <= end.date():
+        calls = daily.get(day, 0)
+        ratio = calls / median if median else math.inf
+        score = (calls - median) / spread
+        if ratio >= limits.spike_ratio and score >= limits.spike_score:
+            when = datetime.combine(day, datetime.min.time(), UTC)
+            baseline = Baseline(
+                level=BaselineLevel.PRINCIPAL_IN_ROLE, window_start=window_start, window_end=start,
+                days_observed=len(history), complete=complete, count=int(median), total=sum(history),
+            )  # fmt: skip
+            found.append(
+                Deviation(
+                    kind=DeviationKind.VOLUME_SPIKE,
+                    value=day.isoformat(),
+                    first_seen=max(when, start),
+                    severity=round(min(1.0, 0.5 + math.log10(ratio) / 4), 3),
+                    detail=f"{calls} calls that day; daily median {median:g} "
+                    f"(ratio {ratio:.1f}, robust score {score:.1f})",
+                    baselines=[baseline],
+                )
+            )
+        day += timedelta(days=1)
+    return found
+
+
+def _km(a: reads.Stop, b: reads.Stop) -> float:
+    lat1, lon1, lat2, lon2 = map(math.radians, (a.latitude, a.longitude, b.latitude, b.longitude))
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    return 2 * 6371.0 * math.asin(math.sqrt(min(1.0, h)))
+
+
+def _travel(stops: Sequence[reads.Stop], limits: Limits) -> list[Deviation]:
+    """Consecutive places of the origin, the later one with this session's calls, too far apart for
+    the time between them. An address pair that keeps alternating (two egress points: a VPN beside a
+    direct link) is reported at lower severity."""
+    switches: dict[frozenset[str], int] = {}
+    hops: list[tuple[reads.Stop, reads.Stop, float, float]] = []
+    for previous, stop in itertools.pairwise(stops):
+        if stop.source_ip == previous.source_ip:
+            continue
+        pair = frozenset((previous.source_ip, stop.source_ip))
+        switches[pair] = switches.get(pair, 0) + 1
+        distance = _km(previous, stop)
+        hours = max((stop.first - previous.last).total_seconds(), 1.0) / 3600
+        speed = distance / hours
+        if stop.own and distance >= limits.travel_min_km and speed > limits.travel_kmh:
+            hops.append((previous, stop, distance, speed))
+    found: dict[str, Deviation] = {}
+    for before, after, distance, speed in hops:
+        if after.source_ip in found:
+            continue
+        alternating = switches.get(frozenset((before.source_ip, after.source_ip)), 0) >= 3
+        minutes = max((after.first - before.last).total_seconds(), 0) / 60
+        note = "; the two addresses alternate (VPN or two egress points?)" if alternating else ""
+        found[after.source_ip] = Deviation(
+            kind=DeviationKind.IMPOSSIBLE_TRAVEL,
+            value=after.source_ip,
+            first_seen=ct_reads.utc(after.first),
+            severity=0.5 if alternating else 0.9,
+            detail=f"from {before.source_ip} ({_place(before)}) to {after.source_ip} ({_place(after)}): "
+            f"{distance:.0f} km in {minutes:.0f} min ({speed:.0f} km/h){note}",
+            event_ids=[before.call_id, after.call_id],
+        )
+    return list(found.values())
+
+
+def key_travel(
+    store: Store, identity_arn: str, start: datetime, end: datetime, limits: Limits
+) -> list[Deviation]:
+    """Impossible travel on the long-term keys of an IAM user or root (calls made without a session)."""
+    found: list[Deviation] = []
+    for key in reads.long_term_keys(store, identity_arn):
+        found += _travel(reads.travel_stops(store, key, [key], start, end), limits)
+    return found
+
+
+def _place(call: reads.LocatedCall | reads.Stop) -> str:
+    return f"{call.city}, {call.country}" if call.city else call.country or "unknown"
+
+
+def _off_instance(
+    store: Store,
+    calls: Sequence[reads.LocatedCall],
+    key: str,
+    instance_id: str,
+    window_start: datetime,
+    end: datetime,
+) -> list[Deviation]:
+    """Instance credentials used from an address that is not the instance's.
+
+    The instance's addresses: those it is known to have had (flow logs, inventory), and those most of
+    its other sessions in the window used (every refreshed credential is used from the instance).
+    The session's own addresses are never trusted on their own: a stolen key can be used by the
+    attacker before the instance uses it. Only calls from AWS service hostnames, calls a service
+    made for the session (invokedBy) and VPC-endpoint calls are left out (already out of `calls`).
+    """
+    known = known_addresses(store, [instance_id], window_start, end).get(instance_id, set())
+    by_session: dict[str, set[str]] = {}
+    for call in calls:
+        by_session.setdefault(call.session_key, set()).add(call.source_ip)
+    others = [ips for k, ips in by_session.items() if k != key]
+    home = set(known)
+    if others:
+        needed = max(1, math.ceil(len(others) / 2))
+        counts: dict[str, int] = {}
+        for ips in others:
+            for ip in ips:
+                counts[ip] = counts.get(ip, 0) + 1
+        home |= {ip for ip, n in counts.items() if n >= needed}
+    if not home:
+        return []
+    found: dict[str, Deviation] = {}
+    for call in calls:
+        if call.session_key != key or call.source_ip in home or call.source_ip in found:
+            continue
+        found[call.source_ip] = Deviation(
+            kind=DeviationKind.CREDENTIALS_OFF_INSTANCE,
+            value=call.source_ip,
+            first_seen=ct_reads.utc(call.event_time),
+            severity=1.0,
+            detail=f"instance {instance_id} credentials used from {call.source_ip} ({_place(call)}); "
+            f"the instance's addresses: {', '.join(sorted(home))}",
+            baselines=[
+                Baseline(
+                    level=BaselineLevel.INSTANCE,
+                    window_start=window_start,
+                    window_end=end,
+                    days_observed=0,
+                    complete=bool(known),
+                    count=0,
+                    total=len(others),
+                )
+            ],
+            event_ids=[call.call_id],
+        )
+    return list(found.values())
+
+
+def in_scope(
+    deviations: Sequence[Deviation], start: datetime | None, end: datetime | None
+) -> list[Deviation]:
+    """The deviations first seen in [start, end) (all when no bound is given)."""
+    return [
+        d for d in deviations
+        if d.first_seen is None
+        or ((start is None or d.first_seen >= start) and (end is None or d.first_seen < end))
+    ]  # fmt: skip
