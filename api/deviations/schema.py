@@ -19,6 +19,7 @@ from api.deviations.compute import Cache, Limits, in_scope, key_travel, session_
 from api.deviations.types import Deviation, DeviationKindEnum
 from api.fields import field
 from api.pagination import page_size, storable_time
+from api.scoping import visible_keys
 from api.settings import ApiSettings
 from clickhouse.client import Store
 
@@ -172,6 +173,9 @@ class Query:
         keys = await run_in_threadpool(
             _triage_keys, info.context.store, start, end, account_id, role_arn, settings
         )
+        if info.context.accounts is not None:
+            visible = await run_in_threadpool(visible_keys, info.context.store, keys, info.context.accounts)
+            keys = [key for key in keys if key in visible]
         found = await run_in_threadpool(_many, info.context.store, keys, limits(settings), _cache(info))
         usages = await info.context.loaders.usage.load_many(keys)
         issuances = await info.context.loaders.issuance.load_many(keys)

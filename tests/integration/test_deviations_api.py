@@ -13,7 +13,7 @@ from ingest import geo
 from ingest.load import Loader
 from ingest.sources import walk
 from tests.data import deviations as data
-from tests.data.api.harness import Api, open_api
+from tests.data.api.harness import Api, as_token, open_api
 
 pytestmark = pytest.mark.clickhouse
 
@@ -141,3 +141,17 @@ def test_a_users_long_term_key_shows_impossible_travel(api: Api) -> None:
     assert [(d["kind"], d["value"], len(d["eventIds"])) for d in found] == [
         ("IMPOSSIBLE_TRAVEL", data.MOSCOW, 2)
     ]
+
+
+def test_triage_lists_nothing_of_accounts_a_limited_token_may_not_read(month: Store) -> None:
+    # Arrange: the month's sessions are all in one account
+    tokens = ("test-token", f"mine:read@{data.ACCOUNT}:mine", "other:read@999999999999:other")
+    query = """{ deviatingSessions(from: "2024-05-01T00:00:00Z", to: "2024-05-02T00:00:00Z") {
+        session { accessKeyId } } }"""
+    with open_api(month, tokens=tokens) as api:
+        # Act
+        mine = as_token(api, "mine").data(query)["deviatingSessions"]
+        other = as_token(api, "other").data(query)["deviatingSessions"]
+    # Assert
+    assert {data.INSTANCE_STOLEN, data.ALICE_NEW} <= {e["session"]["accessKeyId"] for e in mine}
+    assert other == []
