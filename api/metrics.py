@@ -92,6 +92,9 @@ def metrics_endpoint(store: Store) -> Callable[[Request], object]:
         return render(reads.stream_health(store, now - GAP_WINDOW, now, now), reads.source_states(store), now)
 
     async def metrics(request: Request) -> Response:
+        if request.scope.get("state", {}).get("token_accounts") is not None:
+            # Series are labelled with every account: not for a token limited to some of them.
+            return Response("a token limited to accounts may not read /metrics\n", status_code=403)
         return Response(await run_in_threadpool(collect), media_type=CONTENT_TYPE)
 
     return metrics

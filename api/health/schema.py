@@ -51,6 +51,8 @@ class Query:
         from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
         to: datetime | None = None,
     ) -> IngestHealth:
+        if info.context.accounts is not None:
+            raise BadRequest("ingest health covers every account: not for a token limited to some")
         now = datetime.now(UTC)
         end = to or now
         start = from_ or end - DEFAULT_GAP_WINDOW
@@ -73,6 +75,12 @@ class Query:
         asked = sorted(set(account_ids or []))
         if len(asked) > MAX_ACCOUNTS or not all(ACCOUNT.fullmatch(a) for a in asked):
             raise BadRequest(f"accountIds must be at most {MAX_ACCOUNTS} 12-digit account ids")
+        allowed = info.context.accounts
+        if allowed is not None:
+            # A token limited to accounts learns nothing of the others, not even that they exist.
+            asked = [a for a in asked if a in allowed] if asked else sorted(allowed)
+            if not asked:
+                raise BadRequest("this token may not read any of the accounts asked for")
         store = info.context.store
         rows = await run_in_threadpool(reads.coverage, store, start, end, asked)
         accounts = asked or await run_in_threadpool(reads.known_accounts, store)

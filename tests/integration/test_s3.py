@@ -296,3 +296,32 @@ def test_metrics_are_served_in_the_prometheus_text_format_to_token_holders(
     labels = f'source="org",account="{ACCOUNTS[0]}",region="us-east-1",log_type="cloudtrail"'
     assert f"roletrail_ingest_records_loaded{{{labels}}} 4" in scraped.text.splitlines()
     assert "# TYPE roletrail_ingest_lag_seconds gauge" in scraped.text
+
+
+def test_a_token_limited_to_accounts_sees_only_their_coverage_and_no_fleet_wide_health(
+    store: Store, loader: Loader, bucket: Bucket
+) -> None:
+    # Arrange: logs of two accounts; a token limited to the second
+    for account in ACCOUNTS[:2]:
+        bucket.put_trail(account, "us-east-1", DAY)
+    run_backfill(store, LoadAtOnce(loader), configured(store, bucket), DAY.date(), DAY.date())
+    limited = f"second:read@{ACCOUNTS[1]}:{TOKEN}-second"
+    app = create_app(ApiSettings(), store, (TOKEN, limited))
+    coverage = (
+        '{ coverage(from: "2026-11-19T00:00:00Z", to: "2026-11-22T00:00:00Z")'
+        " { accountIds entries { accountId } } }"
+    )
+    auth = {"Authorization": f"Bearer {TOKEN}-second"}
+    # Act
+    with TestClient(app) as http:
+        seen = http.post("/graphql", json={"query": coverage}, headers=auth).json()
+        health = http.post(
+            "/graphql", json={"query": "{ ingestHealth { streams { accountId } } }"}, headers=auth
+        )
+        metrics = http.get("/metrics", headers=auth)
+    # Assert: the second account only; health and metrics, which label every account, refused
+    assert seen["data"]["coverage"]["accountIds"] == [ACCOUNTS[1]]
+    assert {e["accountId"] for e in seen["data"]["coverage"]["entries"]} == {ACCOUNTS[1]}
+    assert health.json()["data"] is None
+    assert "limited" in health.json()["errors"][0]["message"]
+    assert metrics.status_code == 403
