@@ -188,7 +188,7 @@ def test_the_readme_question_1_query_answers_with_the_identity_center_user(
 ) -> None:
     # Arrange: the query the README documents, as written there
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    section = readme.split("**Which federated user invoked the API calls behind this finding?**", 1)[1]
+    section = readme.split("Which federated user invoked the API calls behind this finding?**", 1)[1]
     query = section.split("```graphql", 1)[1].split("```", 1)[0]
     # Act
     with open_api(store) as api:
