@@ -200,3 +200,27 @@ def _subjects_condition(subjects: Subjects, params: dict[str, object]) -> str:
         OR instance_id IN {s_instances:Array(String)}
         OR (user_type = 'IAMUser' AND (account_id, user_name) IN {s_users:Array(Tuple(String, String))})
         OR (user_type = 'Root' AND account_id IN {s_roots:Array(String)}))"""
+
+
+MAX_ACTION_KEYS = 50
+
+
+def keys_by_action(
+    store: Store, account_id: str, api_name: str, remote_ips: Sequence[str], start: datetime, end: datetime
+) -> list[str]:
+    """Credentials that made the finding's API call from one of its remote addresses in the account
+    within [start, end): how a finding whose key the store does not know still leads to sessions."""
+    if not (account_id and api_name and remote_ips):
+        return []
+    rows = store.rows(
+        f"""SELECT session_key FROM {tables.CLOUDTRAIL_EVENTS}
+        WHERE recipient_account_id = {{account:String}} AND event_name = {{api:String}}
+          AND source_ip_address IN {{ips:Array(String)}}
+          AND event_time >= {{start:DateTime}} AND event_time < {{end:DateTime}}
+        GROUP BY session_key ORDER BY min(event_time), session_key LIMIT {{limit:UInt32}}""",
+        {
+            "account": account_id, "api": api_name, "ips": list(remote_ips), "start": start, "end": end,
+            "limit": MAX_ACTION_KEYS,
+        },
+    )  # fmt: skip
+    return [str(row[0]) for row in rows]

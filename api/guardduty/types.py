@@ -9,6 +9,7 @@ origin. Sessions, principals and instances list their findings through the funct
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 from enum import Enum
 
@@ -35,6 +36,14 @@ from api.guardduty import reads
 from api.pagination import PageInfo, cursor_time, decode_cursor, encode_cursor, page_size
 
 DEFAULT_MARGIN_MINUTES = 15
+LINKED_BY_KEY = "ACCESS_KEY"
+LINKED_BY_ACTION = "API_CALL_AND_ADDRESS"
+
+
+def _known(sessions: list[RoleSession]) -> list[RoleSession]:
+    return [s for s in sessions if s.first_seen is not None or s.issued_at is not None]
+
+
 MAX_MARGIN_MINUTES = 7 * 24 * 60
 
 
@@ -97,6 +106,8 @@ class Finding:
     api_call: str | None = strawberry.field(description="The API the finding's action called, if any.")
     api_service: str | None
     remote_ips: list[str]
+    # The sessions once found (several fields need them in one request).
+    link: strawberry.Private[list[tuple[str, list[RoleSession]]]] = dataclasses.field(default_factory=list)
 
     @classmethod
     def from_row(cls, row: reads.FindingRow) -> Finding:
@@ -129,12 +140,41 @@ class Finding:
             remote_ips=list(row.remote_ips),
         )
 
-    @field(description="The temporary credentials the finding names (by access key) that the store knows.")
+    async def _linked(self, info: Info) -> tuple[str, list[RoleSession]]:
+        """The finding's sessions and how they were found: by the access key it names, else (a key
+        the store does not know, or none) by its API call made from its remote addresses in its
+        account around its sighting."""
+        if not self.link:
+            self.link.append(await self._find_linked(info))
+        return self.link[0]
+
+    async def _find_linked(self, info: Info) -> tuple[str, list[RoleSession]]:
+        if self.access_key_id:
+            found = _known(await sessions_by_keys(info, [self.access_key_id]))
+            if found:
+                return LINKED_BY_KEY, found
+        margin = timedelta(minutes=DEFAULT_MARGIN_MINUTES)
+        keys = await run_in_threadpool(
+            reads.keys_by_action, info.context.store, self.account_id, self.api_call or "", self.remote_ips,
+            self.first_seen - margin, self.last_seen + margin + timedelta(seconds=1),
+        )  # fmt: skip
+        found = _known(await sessions_by_keys(info, keys)) if keys else []
+        return (LINKED_BY_ACTION, found) if found else ("", [])
+
+    @field(
+        description="The temporary credentials behind the finding: the one its access key names, or, when "
+        "the store does not know that key, those that made its API call from its remote addresses in its "
+        "account within its sighting (15 minutes either side); see `linkedBy`."
+    )
     async def sessions(self, info: Info) -> list[RoleSession]:
-        if not self.access_key_id:
-            return []
-        found = await sessions_by_keys(info, [self.access_key_id])
-        return [s for s in found if s.first_seen is not None or s.issued_at is not None]
+        return (await self._linked(info))[1]
+
+    @field(
+        description="How `sessions` were found: ACCESS_KEY (the key the finding names), API_CALL_AND_ADDRESS "
+        "(its API call from its remote addresses), or null (none found)."
+    )
+    async def linked_by(self, info: Info) -> str | None:
+        return (await self._linked(info))[0] or None
 
     @field(
         description="The distinct principals behind the finding: the origins of its sessions' chains, or the "
@@ -191,8 +231,10 @@ class Finding:
         size = page_size(first, settings.default_page_size, settings.max_page_size)
         if not 0 <= margin_minutes <= MAX_MARGIN_MINUTES:
             raise BadRequest(f"marginMinutes must be between 0 and {MAX_MARGIN_MINUTES}")
-        # The key's calls (a long-term key's too: its calls carry it as their session key).
-        keys = [self.access_key_id] if self.access_key_id else []
+        # The key's calls (a long-term key's too: its calls carry it as their session key), or those
+        # of the sessions found by the finding's action.
+        linked = [s.access_key_id for s in (await self._linked(info))[1]]
+        keys = linked or ([self.access_key_id] if self.access_key_id else [])
         if not keys:
             return api_call_connection(trail_reads.Page([], False))
         margin = timedelta(minutes=margin_minutes)

@@ -247,3 +247,33 @@ def test_a_token_limited_to_other_accounts_sees_no_finding_of_the_development_ac
     assert seen[0] == (False, [], None)
     assert seen[1][:2] == (True, [chain.FINDING_ID])
     assert seen[1][2]["raw"]
+
+
+def test_a_finding_whose_key_is_unknown_is_linked_by_its_api_call_from_its_address(
+    loader: Loader, tmp_path: Path
+) -> None:
+    # Arrange: the finding names a key the store never saw (a redacted or mistyped export, say)
+    unknown = chain.finding_json()
+    unknown["resource"]["accessKeyDetails"]["accessKeyId"] = "ASIAUNKNOWNKEY000000"
+    files = chain.write(tmp_path, [unknown])
+    load_all(loader, [*files.trails, files.export])
+    query = """query($id: ID!) { finding(id: $id) { linkedBy sessions { accessKeyId } origins { identifier }
+        apiCalls { edges { node { eventName } } } } }"""
+    # Act
+    with open_api(loader.store) as api:
+        found = api.data(query, {"id": chain.FINDING_ID})["finding"]
+    # Assert: the session that called GetSecretValue from the attacker's address, and its origin
+    assert found["linkedBy"] == "API_CALL_AND_ADDRESS"
+    assert [s["accessKeyId"] for s in found["sessions"]] == [chain.KEY_SECRETS]
+    assert [o["identifier"] for o in found["origins"]] == [HANA]
+    assert [e["node"]["eventName"] for e in found["apiCalls"]["edges"]] == [
+        "GetSecretValue", "ListSecrets", "GetSecretValue",
+    ]  # fmt: skip
+
+
+def test_a_finding_with_its_key_known_is_linked_by_the_key(store: Store, written: chain.Written) -> None:
+    # Act
+    with open_api(store) as api:
+        found = api.data("query($id: ID!) { finding(id: $id) { linkedBy } }", {"id": chain.FINDING_ID})
+    # Assert
+    assert found["finding"]["linkedBy"] == "ACCESS_KEY"
