@@ -10,9 +10,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+from starlette.testclient import TestClient
 
+from api.app import create_app
 from api.permissions import TokenCheck, parse_tokens
 from api.settings import ApiSettings
 from api.token_store import ManagedTokens, digest
@@ -79,6 +82,10 @@ def create(api: Api, name: str, scope: str = "READ", accounts: list[str] | None 
 def status_of(api: Api, query: str = "{ __typename }") -> int:
     response = api.http.post("/graphql", json={"query": query}, headers=api.auth)
     return response.status_code
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
 
 
 def managed_names(api: Api) -> list[str]:
@@ -236,13 +243,14 @@ def test_revocation_reaches_another_process_within_the_cache_bound(loaded: Store
     configured = parse_tokens(TOKENS)
     here = ManagedTokens(loaded, 5, configured, clock=lambda: now[0])
     there = ManagedTokens(loaded, 5, configured, clock=lambda: now[0])
-    check_there = TokenCheck(TOKENS, there)
+    check_here, check_there = TokenCheck(TOKENS, here), TokenCheck(TOKENS, there)
     secret = here.create("roaming", "read", (), "ops").secret
     bearer = f"Bearer {secret}"
-    assert check_there.name_of(bearer) == "roaming"
+    assert check_here.name_of(bearer) == check_there.name_of(bearer) == "roaming"  # both caches filled
 
     # Act
     here.revoke("roaming", "ops")
+    in_the_revoking_process = check_here.name_of(bearer)
     now[0] += 4.9
     before_bound = check_there.name_of(bearer)
     now[0] += 0.1
@@ -251,7 +259,7 @@ def test_revocation_reaches_another_process_within_the_cache_bound(loaded: Store
     # Assert: the other process still knew it from its cache, then read the store again
     assert before_bound == "roaming"
     assert at_bound is None
-    assert TokenCheck(TOKENS, here).name_of(bearer) is None  # the revoking process: at once
+    assert in_the_revoking_process is None  # at once
 
 
 def test_a_created_token_works_at_once_in_the_process_that_created_it(loaded: Store) -> None:
@@ -266,6 +274,24 @@ def test_a_created_token_works_at_once_in_the_process_that_created_it(loaded: St
 
     # Assert
     assert check.name_of(f"Bearer {secret}") == "fresh"
+
+
+def test_a_store_that_cannot_be_read_gives_503_to_unknown_tokens_only(loaded: Store) -> None:
+    # Arrange: a store whose database does not exist, so managed tokens cannot be read
+    broken = Store(loaded.settings, database=f"{loaded.database}_missing")
+    app = create_app(ApiSettings(token_cache_seconds=0), broken, TOKENS)
+
+    # Act
+    try:
+        with TestClient(app) as http:
+            unknown = http.post("/graphql", json={"query": "{ __typename }"}, headers=bearer("not-a-token"))
+            configured = http.post("/graphql", json={"query": "{ __typename }"}, headers=bearer(READ_SECRET))
+    finally:
+        broken.close()
+
+    # Assert: said plainly (not "invalid token"); configured tokens do not need the store
+    assert (unknown.status_code, unknown.json()) == (503, {"error": "the token store is unavailable"})
+    assert configured.status_code == 200
 
 
 # -- names and input ------------------------------------------------------------------------------
@@ -398,6 +424,27 @@ def test_a_configured_name_hides_a_managed_token_of_that_name(api: Api, loaded: 
     # Assert
     assert statuses == (401, 200)
     assert [t["origin"] for t in listed] == ["CONFIGURED"]
+
+
+def test_the_readme_operations_run_as_written(api: Api) -> None:
+    # Arrange: the create, revoke and list operations of the README, one per top-level line
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("### Managing API tokens", 1)[1].split("```graphql", 1)[1].split("```", 1)[0]
+    lines = block.splitlines()
+    starts = [n for n, line in enumerate(lines) if line.startswith(("mutation", "query"))]
+    ends = [*starts[1:], len(lines)]
+    create_op, revoke_op, list_op = ("\n".join(lines[a:b]) for a, b in zip(starts, ends, strict=True))
+
+    # Act
+    created = api.data(create_op)["createApiToken"]
+    works = status_of(as_token(api, created["secret"]))
+    revoked = api.data(revoke_op)["revokeApiToken"]
+    listed = {t["name"]: t for t in api.data(list_op)["apiTokens"]}
+
+    # Assert
+    assert (created["token"]["name"], created["token"]["accountIds"]) == ("soar-playbook", ["111111111111"])
+    assert (works, status_of(as_token(api, created["secret"]))) == (200, 401)
+    assert listed["soar-playbook"]["revokedAt"] == revoked["revokedAt"]
 
 
 # -- audit ----------------------------------------------------------------------------------------
