@@ -31,10 +31,11 @@ from api.graphiql import STATIC_DIR, graphiql_page
 from api.ingest_jobs import Enqueue, IngestRefused, IngestService, JobStatusReader
 from api.loaders import Loaders
 from api.metrics import metrics_endpoint
-from api.permissions import ADMIN, TokenCheck
+from api.permissions import ADMIN, TokenCheck, parse_tokens
 from api.persisted import PersistedQueries, QueryCache
 from api.schema import build_schema
 from api.settings import ApiSettings
+from api.token_store import ManagedTokens
 from clickhouse.client import Store
 from clickhouse.errors import StorageError
 
@@ -62,9 +63,21 @@ class BearerAuth:
         state = scope.setdefault("state", {})
         state["request_id"] = uuid.uuid4().hex[:12]
         headers = dict(scope["headers"])
-        token = self.check.token_of(headers.get(b"authorization", b"").decode("latin-1") or None)
+        token = None
         status = 500
         try:
+            try:
+                # Off the event loop: managed tokens may be read from the store (api.token_store).
+                token = await run_in_threadpool(
+                    self.check.token_of, headers.get(b"authorization", b"").decode("latin-1") or None
+                )
+            except StorageError:
+                log.warning("request=%s: cannot read managed API tokens", state["request_id"], exc_info=True)
+                status = 503
+                await JSONResponse({"error": "the token store is unavailable"}, status_code=503)(
+                    scope, receive, send
+                )
+                return
             if token is None:
                 status = 401
                 response = JSONResponse(
@@ -106,11 +119,18 @@ class BearerAuth:
 
 
 class GraphQLApp(GraphQL[Context, None]):
-    def __init__(self, settings: ApiSettings, store: Store, ingest: IngestService | None = None) -> None:
+    def __init__(
+        self,
+        settings: ApiSettings,
+        store: Store,
+        ingest: IngestService | None = None,
+        tokens: ManagedTokens | None = None,
+    ) -> None:
         super().__init__(build_schema(settings), graphql_ide=None)
         self.settings = settings
         self.store = store
         self.ingest = ingest or IngestService()
+        self.tokens = tokens
 
     async def get_context(self, request: Any, response: Any) -> Context:
         state = request.scope.get("state", {})
@@ -130,6 +150,7 @@ class GraphQLApp(GraphQL[Context, None]):
             accounts=accounts,
             token_scope=state.get("token_scope", ""),
             ingest=self.ingest,
+            tokens=self.tokens,
         )
 
 
@@ -176,7 +197,8 @@ def create_app(
             return JSONResponse({"error": "no such job"}, status_code=404)
         return JSONResponse(status)
 
-    middleware = [Middleware(BearerAuth, check=TokenCheck(tokens))]
+    managed = ManagedTokens(store, settings.token_cache_seconds, parse_tokens(tokens))
+    middleware = [Middleware(BearerAuth, check=TokenCheck(tokens, managed))]
     if settings.cors_origins:
         middleware.insert(
             0,
@@ -188,7 +210,7 @@ def create_app(
             ),
         )
     graphql = PersistedQueries(
-        GraphQLApp(settings, store, ingest_service), QueryCache(settings.persisted_query_cache_size)
+        GraphQLApp(settings, store, ingest_service, managed), QueryCache(settings.persisted_query_cache_size)
     )
     routes = [
         Route("/health", health),

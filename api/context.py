@@ -11,6 +11,7 @@ from api.ingest_jobs import IngestService
 from api.loaders import Loaders
 from api.scoping import Accounts
 from api.settings import ApiSettings
+from api.token_store import ManagedTokens
 from clickhouse.client import Store
 
 
@@ -26,6 +27,8 @@ class Context:
     accounts: Accounts = None
     token_scope: str = ""
     ingest: IngestService = field(default_factory=IngestService)
+    # Token management (api.tokens); None where the app was built without it.
+    tokens: ManagedTokens | None = None
 
 
 Info = strawberry.Info[Context, None]

@@ -8,16 +8,21 @@ itself may contain colons. Scope `read` may query (/graphql, /export); `admin` m
 A scope may be limited to AWS accounts: `name:read@111111111111+222222222222:token` (account ids
 joined by `+`, since `,` separates entries). Such a token reads only what those accounts logged or
 own (see api.scoping); without `@` a token sees every account, as before.
+
+Admins may also create and revoke tokens through the API (api.token_store, api.tokens): such a
+managed token is checked by the sha256 of its secret and obeys its scope and accounts like a
+configured one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 TOKEN_FILE = "api-token"  # noqa: S105 -- a file name, not a secret
 
@@ -93,20 +98,40 @@ def parse_tokens(entries: tuple[str, ...]) -> tuple[ApiToken, ...]:
     return tokens
 
 
+class ManagedTokenSource(Protocol):
+    def active(self) -> tuple[tuple[bytes, ApiToken], ...]:
+        """(sha256 of the secret as hex bytes, token) of every usable managed token."""
+        ...
+
+
 class TokenCheck:
-    def __init__(self, tokens: tuple[str, ...]) -> None:
+    def __init__(self, tokens: tuple[str, ...], managed: ManagedTokenSource | None = None) -> None:
         if not tokens:
             raise ValueError("at least one API token is required")
         self._tokens = parse_tokens(tokens)
+        self.managed = managed
+
+    @property
+    def configured(self) -> tuple[ApiToken, ...]:
+        return self._tokens
 
     def token_of(self, authorization: str | None) -> ApiToken | None:
-        """The presented token when it is valid, else None (every token is compared in constant time)."""
+        """The presented token when it is valid, else None (every token is compared in constant time).
+
+        May read managed tokens from the store (when its cache is stale): call it off the event loop.
+        """
         if not authorization or not authorization.startswith("Bearer "):
             return None
         presented = authorization.removeprefix("Bearer ").strip().encode()
         found = None
         for token in self._tokens:
             if hmac.compare_digest(presented, token.secret) and found is None:
+                found = token
+        if found is not None or self.managed is None or not presented:
+            return found
+        presented_sha = hashlib.sha256(presented).hexdigest().encode()
+        for sha, token in self.managed.active():
+            if hmac.compare_digest(presented_sha, sha) and found is None:
                 found = token
         return found
 

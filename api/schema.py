@@ -23,16 +23,28 @@ from api.deviations.schema import Query as DeviationsQuery
 from api.errors import ErrorMasking, log_errors, request_id_of
 from api.guardduty.schema import Query as GuardDutyQuery
 from api.health.schema import Query as HealthQuery
-from api.ingest_schema import Mutation
+from api.ingest_schema import Mutation as IngestMutation
 from api.ingest_schema import Query as IngestQuery
 from api.pivots.schema import Query as PivotQuery
 from api.search_types import Query as SearchQuery
 from api.settings import ApiSettings
+from api.tokens import Mutation as TokenMutation
+from api.tokens import Query as TokenQuery
 
 Query = merge_types(
     "Query",
-    (CloudTrailQuery, PivotQuery, SearchQuery, IngestQuery, GuardDutyQuery, HealthQuery, DeviationsQuery),
+    (
+        CloudTrailQuery,
+        PivotQuery,
+        SearchQuery,
+        IngestQuery,
+        GuardDutyQuery,
+        HealthQuery,
+        DeviationsQuery,
+        TokenQuery,
+    ),
 )
+Mutation = merge_types("Mutation", (IngestMutation, TokenMutation))
 SDL_PATH = Path(__file__).resolve().parent / "schema.graphql"
 
 

@@ -34,6 +34,9 @@ class ApiSettings(BaseSettings):
     baseline_days: int = Field(default=45, ge=1, le=3650)
     travel_speed_kmh: float = Field(default=1000.0, gt=0)
     deviation_scan_limit: int = Field(default=200, ge=1, le=10_000)
+    # Managed API tokens (api.token_store) are read from the store at most this often: a token
+    # revoked through another API process keeps working there for up to this long. 0: every request.
+    token_cache_seconds: float = Field(default=5.0, ge=0, le=300)
 
     @field_validator("api_tokens", "cors_origins", mode="before")
     @classmethod

@@ -37,6 +37,8 @@ INGEST_BACKFILLS: Final = "ingest_backfills"
 INGEST_BACKFILL_PARTS: Final = "ingest_backfill_parts"
 INGEST_SOURCE_STATE: Final = "ingest_source_state"
 
+API_TOKENS: Final = "api_tokens"
+
 # Event-like tables and the time column their TTL is on (ROLETRAIL_RETENTION_DAYS applies to each).
 RETAINED: Final[dict[str, str]] = {
     CLOUDTRAIL_EVENTS: "event_time",
@@ -84,4 +86,5 @@ DATA_TABLES: Final = (
     FLOWLOG_INTERFACE_HOURLY,
     INSTANCE_INTERFACES,
     INSTANCE_INVENTORY,
+    API_TOKENS,
 )

@@ -1,3 +1,19 @@
+CREATE TABLE api_tokens
+(
+    `name` String,
+    `scope` LowCardinality(String),
+    `accounts` Array(String),
+    `secret_sha256` String,
+    `created_at` DateTime64(3, 'UTC'),
+    `created_by` String,
+    `revoked_at` Nullable(DateTime64(3, 'UTC')),
+    `revoked_by` String,
+    `updated_at` DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(updated_at)
+ORDER BY name
+SETTINGS index_granularity = 8192;
+
 CREATE TABLE cloudtrail_account_days
 (
     `account_id` LowCardinality(String),
