@@ -252,6 +252,11 @@ class Around:
     end: datetime
 
 
+# Each key of each ask, with the ask's number.
+_PAIRS = """SELECT pair.1 AS pair_key, pair.2 AS a
+    FROM (SELECT arrayJoin(arrayZip({pair_keys:Array(String)}, {pair_asks:Array(UInt32)})) AS pair)"""
+
+
 def _per_ask(asks: Sequence[Around], where: str, columns: str) -> tuple[str, dict[str, object]]:
     """The calls each ask reads, once per ask that reads them (`a`: the ask's number, from 1): one
     scan of the union of the keys over the union of the ranges, joined to the (key, ask) pairs."""
@@ -262,15 +267,15 @@ def _per_ask(asks: Sequence[Around], where: str, columns: str) -> tuple[str, dic
             WHERE session_key IN {{all_keys:Array(String)}} AND event_time >= {{low:DateTime}}
               AND event_time <= {{high:DateTime}} AND {where}
         ) AS e
-        INNER JOIN (
-            SELECT pair.1 AS pair_key, pair.2 AS a
-            FROM (SELECT arrayJoin(arrayZip({{pair_keys:Array(String)}}, {{pair_asks:Array(UInt32)}}))
-                  AS pair)
-        ) AS p ON e.session_key = p.pair_key
+        INNER JOIN ({_PAIRS}) AS p ON e.session_key = p.pair_key
         WHERE event_time >= {{ask_starts:Array(DateTime)}}[a]
           AND event_time <= {{ask_ends:Array(DateTime)}}[a]"""
+    return sql, _ask_params(asks)
+
+
+def _ask_params(asks: Sequence[Around]) -> dict[str, object]:
     pairs = [(key, number) for number, ask in enumerate(asks, start=1) for key in ask.keys]
-    params: dict[str, object] = {
+    return {
         "all_keys": sorted({key for key, _number in pairs}),
         "low": min(ask.start for ask in asks),
         "high": max(ask.end for ask in asks),
@@ -281,7 +286,6 @@ def _per_ask(asks: Sequence[Around], where: str, columns: str) -> tuple[str, dic
         "ask_own": [ask.key for ask in asks],
         "limit": MAX_LOCATED_CALLS,
     }
-    return sql, params
 
 
 def travel_stops(store: Store, asks: Sequence[Around]) -> list[list[Stop]]:
@@ -316,20 +320,32 @@ def travel_stops(store: Store, asks: Sequence[Around]) -> list[list[Stop]]:
 def session_addresses(store: Store, asks: Sequence[Around]) -> list[list[LocatedCall]]:
     """For each ask, each address each of its keys called from in [start, end], with its first call:
     not services' hostnames, not VPC-endpoint calls, not calls a service made for the caller
-    (invokedBy). One query for every ask."""
+    (invokedBy). One query for every ask: the calls of each (key, address), oldest first, are
+    gathered once, and each ask takes the first of them in its range."""
     if not asks:
         return []
-    source, params = _per_ask(
-        asks,
-        "source_location_kind IN ('public', 'private') AND invoked_by = ''",
-        "source_location_kind, source_country, source_city, source_latitude, source_longitude",
-    )
+    params = _ask_params(asks)
     rows = store.read(
-        f"""SELECT a, min(event_time) AS t, session_key, argMin(call_id, event_time), source_ip_address,
-            any(source_location_kind), any(source_country), any(source_city), any(source_latitude),
-            any(source_longitude)
-        {source}
-        GROUP BY a, session_key, source_ip_address
+        f"""SELECT a, first.1 AS t, session_key, first.2, source_ip_address, first.3, first.4, first.5,
+            first.6, first.7
+        FROM (
+            SELECT p.a AS a, g.session_key AS session_key, g.source_ip_address AS source_ip_address,
+                arrayFirst(x -> x.1 >= {{ask_starts:Array(DateTime)}}[p.a]
+                                AND x.1 <= {{ask_ends:Array(DateTime)}}[p.a], g.calls) AS first
+            FROM (
+                SELECT session_key, source_ip_address,
+                    arraySort(groupArray((event_time, concat(recipient_account_id, ':', event_id),
+                        source_location_kind, source_country, source_city, source_latitude,
+                        source_longitude))) AS calls
+                FROM {T_EVENTS}
+                WHERE session_key IN {{all_keys:Array(String)}} AND event_time >= {{low:DateTime}}
+                  AND event_time <= {{high:DateTime}} AND source_location_kind IN ('public', 'private')
+                  AND invoked_by = ''
+                GROUP BY session_key, source_ip_address
+            ) AS g
+            INNER JOIN ({_PAIRS}) AS p ON g.session_key = p.pair_key
+        )
+        WHERE t >= {{ask_starts:Array(DateTime)}}[a]
         ORDER BY a, t, session_key LIMIT {{limit:UInt32}} BY a""",
         params,
     )
