@@ -47,7 +47,7 @@ class Limits:
     spike_min_days: int = 3
 
 
-# Reads of one session run concurrently, each on a client of its own (Store pools them).
+# Independent reads of a round run concurrently, each on a client of its own (Store pools them).
 _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="deviations")
 _K = TypeVar("_K")
 # How far before a session travel looks for the origin's previous call.
@@ -193,7 +193,7 @@ def sessions_deviations(
     account_rows = account_f.result()
     travel = dict(zip((p.key for p in plans), travel_f.result(), strict=True))
     addresses = dict(zip((p.key for p in on_instance), addresses_f.result(), strict=True))
-    spans = spans_f.result() if instances else []
+    spans = spans_f.result()
     found: dict[str, list[Deviation]] = {key: [] for key in keys}
     for plan in plans:
         role_complete = _on_or_before(role_first.get((plan.account, plan.role)), plan.window_start)
