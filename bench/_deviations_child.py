@@ -113,7 +113,7 @@ def _keys(store: Store, facts: dict[str, Any]) -> list[tuple[str, str]]:
 
 def task_measure(params: Params) -> Result:
     from api.cloudtrail import reads as ct_reads
-    from api.deviations.compute import Cache, Limits, session_deviations
+    from api.deviations.compute import Cache, Limits, session_deviations, sessions_deviations
     from api.deviations.schema import _triage_keys
     from api.settings import ApiSettings
 
@@ -144,8 +144,7 @@ def task_measure(params: Params) -> Result:
     began = time.perf_counter()
     keys = _triage_keys(store, since, last, None, None, settings)
     scored = []
-    for key in keys:
-        deviations = session_deviations(store, key, Limits(), cache)
+    for key, deviations in sessions_deviations(store, keys, Limits(), cache).items():
         if deviations:
             kinds = sorted({str(d.kind) for d in deviations})
             scored.append((max(d.severity for d in deviations), len(deviations), key, kinds))

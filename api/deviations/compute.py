@@ -18,17 +18,19 @@ from __future__ import annotations
 import itertools
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import TypeVar
 
 from api.cloudtrail import lineage
 from api.cloudtrail import reads as ct_reads
 from api.cloudtrail.principals import PrincipalKind, PrincipalRef
 from api.deviations import reads
 from api.deviations.types import Baseline, BaselineLevel, Deviation, DeviationKind
-from api.instances.addresses import known_addresses
+from api.instances.addresses import held_addresses
+from api.instances.reads import AddressSpan, address_spans
 from clickhouse.client import Store
 
 
@@ -45,8 +47,9 @@ class Limits:
     spike_min_days: int = 3
 
 
-# Reads of one session run concurrently, each on a client of its own (Store pools them).
+# Independent reads of a round run concurrently, each on a client of its own (Store pools them).
 _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="deviations")
+_K = TypeVar("_K")
 # How far before a session travel looks for the origin's previous call.
 TRAVEL_LOOKBACK = timedelta(hours=12)
 
@@ -110,71 +113,212 @@ def _merge_days(rows: Sequence[reads.DayRow]) -> dict[date, reads.DayRow]:
     return merged
 
 
+@dataclass
+class _Plan:
+    """One session being computed: what its first reads said, and the keys of its origin in its role."""
+
+    key: str
+    start: datetime
+    end: datetime
+    window_start: datetime
+    account: str
+    role: str
+    shown: list[reads.Shown]
+    line: lineage.Lineage | None
+    mine: list[str]
+
+    @property
+    def origin(self) -> PrincipalRef | None:
+        return self.line.origin if self.line else None
+
+    @property
+    def on_instance(self) -> bool:
+        return self.origin is not None and self.origin.kind is PrincipalKind.EC2_INSTANCE
+
+
 def session_deviations(
     store: Store, key: str, limits: Limits = Limits(), cache: Cache | None = None
 ) -> list[Deviation]:
-    """Every deviation of one session, most severe first.
+    """Every deviation of one session, most severe first (`sessions_deviations` of one key)."""
+    return sessions_deviations(store, [key], limits, cache).get(key, [])
 
-    Independent reads run concurrently (the store gives each thread a client of its own): four
-    rounds of small queries, whatever the size of the data.
+
+def sessions_deviations(
+    store: Store, keys: Sequence[str], limits: Limits = Limits(), cache: Cache | None = None
+) -> dict[str, list[Deviation]]:
+    """Every deviation of each session, most severe first; sessions the store does not know get none.
+
+    The same reads serve every session: four rounds of a few queries each, however many sessions
+    (a role's or account's days are read once over the union of its sessions' windows and sliced
+    per session here; travel and address checks read each session's calls in one query for all).
+    Independent reads of a round run concurrently (the store gives each thread a client of its own).
     """
     cache = cache or Cache()
-    usage_f = _POOL.submit(ct_reads.session_usage, store, [key])
-    line_f = _POOL.submit(cache.resolve, store, [key])
-    shown_f = _POOL.submit(reads.session_values, store, key)
-    usage = usage_f.result().get(key)
-    if usage is None:
-        return []
+    keys = list(dict.fromkeys(keys))
+    if not keys:
+        return {}
+    usage_f = _POOL.submit(ct_reads.session_usage, store, keys)
+    line_f = _POOL.submit(cache.resolve, store, keys)
+    shown_f = _POOL.submit(reads.session_values, store, keys)
+    usages, shown = usage_f.result(), shown_f.result()
+    plans = [_plan(key, usages[key], shown.get(key, []), limits) for key in keys if key in usages]
+    if not plans:
+        return {key: [] for key in keys}
+    every_shown = [item for plan in plans for item in plan.shown]
+    role_ranges = _ranges(((p.account, p.role), p.window_start.date(), p.end.date()) for p in plans if p.role)
+    account_ranges = _ranges((p.account, p.window_start.date(), p.start.date()) for p in plans)
+    role_f = _POOL.submit(reads.role_key_days, store, role_ranges, every_shown)
+    account_f = _POOL.submit(reads.account_days, store, account_ranges, every_shown)
+    history_f = _POOL.submit(reads.history_starts, store, sorted(role_ranges), sorted(account_ranges))
+    lines = line_f.result()
+    role_rows = role_f.result()
+    in_window: dict[str, list[str]] = {}
+    for plan in plans:
+        plan.line = lines.get(plan.key)
+        if plan.origin is not None and plan.role:
+            in_window[plan.key] = _role_keys(role_rows.get((plan.account, plan.role), []), plan)
+    resolved = cache.resolve(store, sorted({k for ks in in_window.values() for k in ks}))
+    for plan in plans:
+        origin, role_keys = plan.origin, in_window.get(plan.key, [])
+        if origin is not None and role_keys:
+            plan.mine = [k for k in role_keys if _same(resolved.get(k), origin)] or [plan.key]
+    travel_asks = [_travel_ask(p, role_rows.get((p.account, p.role), [])) for p in plans]
+    travel_f = _POOL.submit(reads.travel_stops, store, travel_asks)
+    on_instance = [p for p in plans if p.on_instance]
+    asks = [reads.Around(p.key, tuple(sorted({*p.mine, p.key})), p.window_start, p.end) for p in on_instance]
+    addresses_f = _POOL.submit(reads.session_addresses, store, asks)
+    instances = sorted({p.origin.identifier for p in on_instance if p.origin is not None})
+    spans_f = _POOL.submit(address_spans, store, instances)
+    role_first, account_first = history_f.result()
+    account_rows = account_f.result()
+    travel = dict(zip((p.key for p in plans), travel_f.result(), strict=True))
+    addresses = dict(zip((p.key for p in on_instance), addresses_f.result(), strict=True))
+    spans = spans_f.result()
+    found: dict[str, list[Deviation]] = {key: [] for key in keys}
+    for plan in plans:
+        role_complete = _on_or_before(role_first.get((plan.account, plan.role)), plan.window_start)
+        account_complete = _on_or_before(account_first.get(plan.account), plan.window_start)
+        found[plan.key] = _deviations(
+            plan, role_rows.get((plan.account, plan.role), []), account_rows.get(plan.account, []),
+            role_complete, account_complete, travel[plan.key], addresses.get(plan.key), spans, limits,
+        )  # fmt: skip
+    return found
+
+
+def _plan(key: str, usage: ct_reads.SessionUsage, shown: list[reads.Shown], limits: Limits) -> _Plan:
     start = ct_reads.utc(usage.first_seen)
-    end = ct_reads.utc(usage.last_seen)
     window_start = datetime.combine(
         start.date() - timedelta(days=limits.window_days), datetime.min.time(), UTC
     )
-    account, role = usage.account_id, usage.role_arn
-    history_f = _POOL.submit(reads.history_before, store, account, role, window_start.date())
-    keys_f = _POOL.submit(reads.role_keys_in_window, store, account, role, window_start.date(), end.date())
-    shown = shown_f.result()
-    account_f = _POOL.submit(
-        reads.account_days,
-        store,
-        account_id=account,
-        start=window_start.date(),
-        end=start.date(),
-        shown=shown,
-    )
-    line = line_f.result().get(key)
-    origin = line.origin if line else None
-    mine: list[str] = [key]
-    keys = keys_f.result() if role else []
-    if origin is not None and keys:
-        resolved = cache.resolve(store, keys)
-        mine = [k for k in keys if _same(resolved.get(k), origin)] or [key]
-    travel_keys = sorted({*mine, key, *(line.ancestors if line else ())})
-    travel_f = _POOL.submit(reads.travel_stops, store, key, travel_keys, start - TRAVEL_LOOKBACK, end)
-    addresses_f = None
-    if origin is not None and origin.kind is PrincipalKind.EC2_INSTANCE:
-        addresses_f = _POOL.submit(reads.session_addresses, store, sorted({*mine, key}), window_start, end)
-    role_complete, account_complete = history_f.result()
+    return _Plan(
+        key=key, start=start, end=ct_reads.utc(usage.last_seen), window_start=window_start,
+        account=usage.account_id, role=usage.role_arn, shown=shown, line=None, mine=[key],
+    )  # fmt: skip
+
+
+def _ranges(items: Iterable[tuple[_K, date, date]]) -> dict[_K, tuple[date, date]]:
+    """The smallest range covering every range of each group."""
+    found: dict[_K, tuple[date, date]] = {}
+    for group, start, end in items:
+        low, high = found.get(group, (start, end))
+        found[group] = (min(low, start), max(high, end))
+    return found
+
+
+def _on_or_before(first: date | None, window_start: datetime) -> bool:
+    return first is not None and first <= window_start.date()
+
+
+def _role_keys(rows: Sequence[reads.KeyDay], plan: _Plan) -> list[str]:
+    """Keys of the role's sessions active on the days of the plan's window, the MAX_ROLE_KEYS latest."""
+    low, high = plan.window_start.date(), plan.end.date()
+    latest: dict[str, date] = {}
+    for row in rows:
+        if low <= row.day <= high:
+            latest[row.session_key] = max(latest.get(row.session_key, row.day), row.day)
+    newest = sorted(latest, key=lambda k: (-latest[k].toordinal(), k))[: reads.MAX_ROLE_KEYS]
+    return sorted(newest)
+
+
+def _travel_ask(plan: _Plan, rows: Sequence[reads.KeyDay]) -> reads.Around:
+    """The calls travel reads for the plan: its origin's keys in the role, its own and its ancestors'.
+    Keys of the role without calls on the days of the lookback (the rollup has a row for every day
+    a role session called) are left out: they cannot have calls there."""
+    start = plan.start - TRAVEL_LOOKBACK
+    low, high = start.date(), plan.end.date()
+    mine = set(plan.mine)
+    active = {row.session_key for row in rows if row.session_key in mine and low <= row.day <= high}
+    ancestors = plan.line.ancestors if plan.line else ()
+    keys = tuple(sorted({*active, plan.key, *ancestors}))
+    return reads.Around(plan.key, keys, start, plan.end)
+
+
+def _wanted(shown: Sequence[reads.Shown]) -> dict[str, set[str]]:
+    wanted: dict[str, set[str]] = {kind: set() for kind in reads.KINDS}
+    for item in shown:
+        wanted[item.kind].add(item.value)
+    return wanted
+
+
+def _role_days(plan: _Plan, rows: Sequence[reads.KeyDay]) -> list[reads.DayRow]:
+    """The role's days of the plan's window, split by origin (mine) and by being before the session."""
+    wanted = _wanted(plan.shown)
+    mine = set(plan.mine)
+    low, high = plan.window_start.date(), plan.end.date()
+    grouped: dict[tuple[date, bool, bool], tuple[int, dict[str, set[str]]]] = {}
+    for row in rows:
+        if not low <= row.day <= high:
+            continue
+        prior = row.session_key != plan.key and (
+            row.day < plan.start.date() or ct_reads.utc(row.first_seen) < plan.start
+        )
+        group = (row.day, row.session_key in mine, prior)
+        calls, values = grouped.get(group, (0, {k: set() for k in wanted}))
+        for kind, seen in row.values.items():
+            values[kind] |= seen & wanted[kind]
+        grouped[group] = (calls + row.calls, values)
+    return [
+        reads.DayRow(day, is_mine, prior, calls, {k: frozenset(v) for k, v in values.items()})
+        for (day, is_mine, prior), (calls, values) in sorted(grouped.items())
+    ]
+
+
+def _account_days(plan: _Plan, rows: Sequence[reads.DayRow]) -> list[reads.DayRow]:
+    """The account's days of the plan's window, before the session's day."""
+    wanted = _wanted(plan.shown)
+    low, high = plan.window_start.date(), plan.start.date()
+    return [
+        reads.DayRow(row.day, False, True, row.calls, {k: v & wanted[k] for k, v in row.values.items()})
+        for row in rows
+        if low <= row.day < high
+    ]
+
+
+def _deviations(
+    plan: _Plan, role_key_days: Sequence[reads.KeyDay], account_key_days: Sequence[reads.DayRow],
+    role_complete: bool, account_complete: bool, stops: Sequence[reads.Stop],
+    calls: Sequence[reads.LocatedCall] | None, spans: Sequence[AddressSpan], limits: Limits,
+) -> list[Deviation]:  # fmt: skip
+    """One session's deviations from what the batched reads returned."""
+    start, end, window_start, origin = plan.start, plan.end, plan.window_start, plan.origin
     levels: list[_Level] = []
     role_rows: list[reads.DayRow] = []
-    if role:
-        role_rows = reads.role_days(
-            store, account_id=account, role_arn=role, key=key, mine=mine, start=window_start.date(),
-            end=end.date(), session_start=start, shown=shown,
-        )  # fmt: skip
+    if plan.role:
+        role_rows = _role_days(plan, role_key_days)
         prior = [r for r in role_rows if r.prior]
         if origin is not None:
             levels.append(_Level(BaselineLevel.PRINCIPAL_IN_ROLE, window_start, start,
                                  _merge_days([r for r in prior if r.mine]), role_complete))  # fmt: skip
         levels.append(_Level(BaselineLevel.ROLE, window_start, start, _merge_days(prior), role_complete))
-    account_days = _merge_days(account_f.result())
+    account_days = _merge_days(_account_days(plan, account_key_days))
     levels.append(_Level(BaselineLevel.ACCOUNT, window_start, start, account_days, account_complete))
-    found = _new_values(shown, levels)
-    if role and origin is not None:
+    found = _new_values(plan.shown, levels)
+    if plan.role and origin is not None:
         found += _volume(role_rows, start, end, window_start, role_complete, limits)
-    found += _travel(travel_f.result(), limits)
-    if addresses_f is not None and origin is not None:
-        found += _off_instance(store, addresses_f.result(), key, origin.identifier, window_start, end)
+    found += _travel(stops, limits)
+    if calls is not None and origin is not None:
+        known = held_addresses(spans, [origin.identifier], window_start, end).get(origin.identifier, set())
+        found += _off_instance(known, calls, plan.key, origin.identifier, window_start, end)
     return sorted(found, key=lambda d: (-d.severity, d.kind, d.first_seen or start, d.value))
 
 
@@ -306,10 +450,8 @@ def key_travel(
     store: Store, identity_arn: str, start: datetime, end: datetime, limits: Limits
 ) -> list[Deviation]:
     """Impossible travel on the long-term keys of an IAM user or root (calls made without a session)."""
-    found: list[Deviation] = []
-    for key in reads.long_term_keys(store, identity_arn):
-        found += _travel(reads.travel_stops(store, key, [key], start, end), limits)
-    return found
+    asks = [reads.Around(key, (key,), start, end) for key in reads.long_term_keys(store, identity_arn)]
+    return [d for stops in reads.travel_stops(store, asks) for d in _travel(stops, limits)]
 
 
 def _place(call: reads.LocatedCall | reads.Stop) -> str:
@@ -317,7 +459,7 @@ def _place(call: reads.LocatedCall | reads.Stop) -> str:
 
 
 def _off_instance(
-    store: Store,
+    known: set[str],
     calls: Sequence[reads.LocatedCall],
     key: str,
     instance_id: str,
@@ -332,7 +474,6 @@ def _off_instance(
     attacker before the instance uses it. Only calls from AWS service hostnames, calls a service
     made for the session (invokedBy) and VPC-endpoint calls are left out (already out of `calls`).
     """
-    known = known_addresses(store, [instance_id], window_start, end).get(instance_id, set())
     by_session: dict[str, set[str]] = {}
     for call in calls:
         by_session.setdefault(call.session_key, set()).add(call.source_ip)

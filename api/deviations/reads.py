@@ -1,15 +1,17 @@
 """Read functions of deviations: what a session showed, and what its baselines hold.
 
-A session's deviations need a bounded number of small queries: its own calls (by its key), the
-keys of its role in the window (cloudtrail_role_days, by account + role + day range), that role's
-days split by whether the session's origin is behind each key, the account's days
-(cloudtrail_account_days), and, for travel and instance checks, the located calls of the origin's
-keys around the session (by key). Every value reaches SQL as a bound parameter.
+Every read serves many sessions at once, so that a principal's or a triage list's deviations take
+a bounded number of queries however many sessions they cover: the sessions' own calls (by key),
+their roles' days per session (cloudtrail_role_days, by account + role over the union of the
+sessions' windows; compute slices each session's window and splits by origin), their accounts'
+days (cloudtrail_account_days), where each role's and account's history starts, and, for travel
+and instance checks, the located calls of each session's keys around it (one scan joined to the
+(key, session) pairs). Every value reaches SQL as a bound parameter.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -38,14 +40,16 @@ class Shown:
     event_ids: tuple[str, ...]
 
 
-def session_values(store: Store, key: str) -> list[Shown]:
-    """Every API, country, city, ASN and user agent a session showed (one query, by its key)."""
+def session_values(store: Store, keys: Sequence[str]) -> dict[str, list[Shown]]:
+    """Every API, country, city, ASN and user agent each session showed (one query, by their keys)."""
+    if not keys:
+        return {}
     rows = store.read(
-        f"""SELECT kv.1 AS kind, kv.2 AS value, min(event_time), uniqExact(id),
+        f"""SELECT session_key, kv.1 AS kind, kv.2 AS value, min(event_time), uniqExact(id),
             arraySlice(arrayDistinct(arrayMap(x -> x.2, arraySort(groupArray((event_time, id))))),
                        1, {{ids:UInt32}})
         FROM (
-            SELECT event_time, concat(recipient_account_id, ':', event_id) AS id,
+            SELECT session_key, event_time, concat(recipient_account_id, ':', event_id) AS id,
                 arrayJoin([
                     ('api', concat(replaceOne(event_source, '.amazonaws.com', ''), ':', event_name)),
                     ('country', toString(source_country)),
@@ -53,31 +57,23 @@ def session_values(store: Store, key: str) -> list[Shown]:
                                 concat(source_city, ', ', source_country), '')),
                     ('asn', if(source_asn != 0, toString(source_asn), '')),
                     ('user_agent', user_agent)]) AS kv
-            FROM {T_EVENTS} WHERE session_key = {{key:String}}
+            FROM {T_EVENTS} WHERE session_key IN {{keys:Array(String)}}
         )
         WHERE kv.2 != ''
-        GROUP BY kind, value
-        ORDER BY kind, value""",
-        {"key": key, "ids": MAX_EVENT_IDS},
+        GROUP BY session_key, kind, value
+        ORDER BY session_key, kind, value""",
+        {"keys": list(keys), "ids": MAX_EVENT_IDS},
     )
-    return [Shown(str(k), str(v), first, int(n), tuple(str(i) for i in ids)) for k, v, first, n, ids in rows]
+    found: dict[str, list[Shown]] = {key: [] for key in keys}
+    for key, k, v, first, n, ids in rows:
+        item = Shown(str(k), str(v), first, int(n), tuple(str(i) for i in ids))
+        found.setdefault(str(key), []).append(item)
+    return found
 
 
 # Sessions of one role whose origins are resolved for a baseline: a busy role (instance profiles,
 # Lambda functions) has tens of thousands in a window, and resolving them all takes seconds.
 MAX_ROLE_KEYS = 2000
-
-
-def role_keys_in_window(store: Store, account_id: str, role_arn: str, start: date, end: date) -> list[str]:
-    """Keys of the role's sessions active on days [start, end], the MAX_ROLE_KEYS latest."""
-    rows = store.read(
-        f"""SELECT session_key FROM {T_ROLE_DAYS}
-        WHERE account_id = {{account:String}} AND role_arn = {{role:String}}
-          AND day >= {{start:Date}} AND day <= {{end:Date}}
-        GROUP BY session_key ORDER BY max(day) DESC, session_key LIMIT {{limit:UInt32}}""",
-        {"account": account_id, "role": role_arn, "start": start, "end": end, "limit": MAX_ROLE_KEYS},
-    )
-    return sorted(str(row[0]) for row in rows)
 
 
 @dataclass(frozen=True)
@@ -106,68 +102,78 @@ _VALUE_COLUMNS = (("api", "apis"), ("country", "countries"), ("city", "cities"),
                   ("user_agent", "user_agents"))  # fmt: skip
 
 
-def role_days(
-    store: Store,
-    *,
-    account_id: str,
-    role_arn: str,
-    key: str,
-    mine: Sequence[str],
-    start: date,
-    end: date,
-    session_start: datetime,
-    shown: Sequence[Shown],
-) -> list[DayRow]:
-    """The role's days [start, end], split by origin (mine) and by being before the session."""
-    wanted = _wanted(shown)
-    inner = ", ".join(f"groupUniqArrayMerge({column}) AS {column}" for _kind, column in _VALUE_COLUMNS)
-    outer = ", ".join(
-        f"arrayIntersect(groupUniqArrayArray({column}), {{w_{kind}:Array(String)}})"
-        for kind, column in _VALUE_COLUMNS
-    )
-    rows = store.read(
-        f"""SELECT day, mine, prior, sum(calls), {outer}
-        FROM (
-            SELECT day, session_key, session_key IN {{mine:Array(String)}} AS mine,
-                session_key != {{key:String}}
-                    AND (day < toDate({{session_start:DateTime}})
-                         OR min(first_seen) < {{session_start:DateTime}})
-                    AS prior,
-                uniqExactMerge(calls) AS calls, {inner}
-            FROM {T_ROLE_DAYS}
-            WHERE account_id = {{account:String}} AND role_arn = {{role:String}}
-              AND day >= {{start:Date}} AND day <= {{end:Date}}
-            GROUP BY day, session_key
-        )
-        GROUP BY day, mine, prior ORDER BY day""",
-        {
-            "account": account_id, "role": role_arn, "key": key, "mine": list(mine), "start": start,
-            "end": end, "session_start": session_start,
-            **{f"w_{kind}": values for kind, values in wanted.items()},
-        },
-    )  # fmt: skip
-    return [_day_row(row[0], bool(row[1]), bool(row[2]), row[3], row[4:]) for row in rows]
+@dataclass(frozen=True)
+class KeyDay:
+    """One session of a role on one day: when it first called that day, its calls, and which of the
+    wanted values it saw (a session's role baselines are sums of these, sliced to its window)."""
+
+    day: date
+    session_key: str
+    first_seen: datetime
+    calls: int
+    values: dict[str, frozenset[str]]
 
 
-def account_days(
-    store: Store, *, account_id: str, start: date, end: date, shown: Sequence[Shown]
-) -> list[DayRow]:
-    """The account's days [start, end) (the session's own day is not split by session here)."""
-    wanted = _wanted(shown)
+Role = tuple[str, str]
+
+
+def role_key_days(
+    store: Store, ranges: Mapping[Role, tuple[date, date]], shown: Sequence[Shown]
+) -> dict[Role, list[KeyDay]]:
+    """The days [start, end] of each (account, role), per session (one query for every role)."""
+    if not ranges:
+        return {}
+    roles = sorted(ranges)
     columns = ", ".join(
         f"arrayIntersect(groupUniqArrayMerge({column}), {{w_{kind}:Array(String)}})"
         for kind, column in _VALUE_COLUMNS
     )
     rows = store.read(
-        f"""SELECT day, uniqExactMerge(calls), {columns} FROM {T_ACCOUNT_DAYS}
-        WHERE account_id = {{account:String}} AND day >= {{start:Date}} AND day < {{end:Date}}
-        GROUP BY day ORDER BY day""",
+        f"""WITH indexOf({{roles:Array(Tuple(String, String))}}, (account_id, role_arn)) AS i
+        SELECT account_id, role_arn, day, session_key, min(first_seen), uniqExactMerge(calls), {columns}
+        FROM {T_ROLE_DAYS}
+        WHERE (account_id, role_arn) IN {{roles:Array(Tuple(String, String))}}
+          AND day >= {{starts:Array(Date)}}[i] AND day <= {{ends:Array(Date)}}[i]
+        GROUP BY account_id, role_arn, day, session_key ORDER BY account_id, role_arn, day, session_key""",
         {
-            "account": account_id, "start": start, "end": end,
-            **{f"w_{kind}": values for kind, values in wanted.items()},
+            "roles": roles, "starts": [ranges[r][0] for r in roles], "ends": [ranges[r][1] for r in roles],
+            **{f"w_{kind}": values for kind, values in _wanted(shown).items()},
         },
     )  # fmt: skip
-    return [_day_row(row[0], False, True, row[1], row[2:]) for row in rows]
+    found: dict[Role, list[KeyDay]] = {role: [] for role in roles}
+    for account, role, day, key, first, calls, *values in rows:
+        row = _day_row(day, False, False, calls, values)
+        found[(str(account), str(role))].append(KeyDay(day, str(key), first, row.calls, row.values))
+    return found
+
+
+def account_days(
+    store: Store, ranges: Mapping[str, tuple[date, date]], shown: Sequence[Shown]
+) -> dict[str, list[DayRow]]:
+    """Each account's days [start, end) (a session's own day is not split by session here)."""
+    if not ranges:
+        return {}
+    accounts = sorted(ranges)
+    columns = ", ".join(
+        f"arrayIntersect(groupUniqArrayMerge({column}), {{w_{kind}:Array(String)}})"
+        for kind, column in _VALUE_COLUMNS
+    )
+    rows = store.read(
+        f"""SELECT account_id, day, uniqExactMerge(calls), {columns} FROM {T_ACCOUNT_DAYS}
+        WHERE account_id IN {{accounts:Array(String)}}
+          AND day >= {{starts:Array(Date)}}[indexOf({{accounts:Array(String)}}, account_id)]
+          AND day < {{ends:Array(Date)}}[indexOf({{accounts:Array(String)}}, account_id)]
+        GROUP BY account_id, day ORDER BY account_id, day""",
+        {
+            "accounts": accounts, "starts": [ranges[a][0] for a in accounts],
+            "ends": [ranges[a][1] for a in accounts],
+            **{f"w_{kind}": values for kind, values in _wanted(shown).items()},
+        },
+    )  # fmt: skip
+    found: dict[str, list[DayRow]] = {account: [] for account in accounts}
+    for account, day, calls, *values in rows:
+        found[str(account)].append(_day_row(day, False, True, calls, values))
+    return found
 
 
 def _day_row(day: date, mine: bool, prior: bool, calls: object, values: Sequence[object]) -> DayRow:
@@ -178,18 +184,30 @@ def _day_row(day: date, mine: bool, prior: bool, calls: object, values: Sequence
     return DayRow(day, mine, prior, int(calls), found)  # type: ignore[call-overload]
 
 
-def history_before(store: Store, account_id: str, role_arn: str, day: date) -> tuple[bool, bool]:
-    """Whether the store holds the role's and the account's activity on or before `day` (their
-    baselines are then as old as a window starting that day). Two index-range probes."""
-    row = store.read(
-        f"""SELECT
-            (SELECT count() FROM (SELECT 1 FROM {T_ROLE_DAYS} WHERE account_id = {{account:String}}
-                AND role_arn = {{role:String}} AND day <= {{day:Date}} LIMIT 1)),
-            (SELECT count() FROM (SELECT 1 FROM {T_ACCOUNT_DAYS} WHERE account_id = {{account:String}}
-                AND day <= {{day:Date}} LIMIT 1))""",
-        {"account": account_id, "role": role_arn, "day": day},
-    )[0]
-    return bool(row[0]), bool(row[1])
+def history_starts(
+    store: Store, roles: Sequence[Role], accounts: Sequence[str]
+) -> tuple[dict[Role, date], dict[str, date]]:
+    """The first day the store holds of each role and each account (a baseline whose window starts
+    on or after it is complete). One query; roles and accounts without activity are left out."""
+    if not roles and not accounts:
+        return {}, {}
+    rows = store.read(
+        f"""SELECT 1, account_id, role_arn, min(day) FROM {T_ROLE_DAYS}
+            WHERE (account_id, role_arn) IN {{roles:Array(Tuple(String, String))}}
+            GROUP BY account_id, role_arn
+        UNION ALL
+        SELECT 0, account_id, '', min(day) FROM {T_ACCOUNT_DAYS}
+            WHERE account_id IN {{accounts:Array(String)}} GROUP BY account_id""",
+        {"roles": list(roles), "accounts": list(accounts)},
+    )
+    by_role: dict[Role, date] = {}
+    by_account: dict[str, date] = {}
+    for is_role, account, role, first in rows:
+        if is_role:
+            by_role[(str(account), str(role))] = first
+        else:
+            by_account[str(account)] = first
+    return by_role, by_account
 
 
 @dataclass(frozen=True)
@@ -223,48 +241,118 @@ class Stop:
     longitude: float
 
 
-def travel_stops(store: Store, key: str, keys: Sequence[str], start: datetime, end: datetime) -> list[Stop]:
-    """Where the keys' calls came from in [start, end], by address and minute, oldest first: public
-    addresses with coordinates only (services, private addresses and endpoints are no place)."""
-    rows = store.read(
-        f"""WITH concat(recipient_account_id, ':', event_id) AS call_id
-        SELECT min(event_time) AS t, max(event_time), source_ip_address,
-            max(session_key = {{key:String}}) AS own,
-            if(own, argMinIf(call_id, event_time, session_key = {{key:String}}), argMin(call_id, event_time)),
-            any(source_country), any(source_city), any(source_latitude), any(source_longitude)
-        FROM {T_EVENTS}
-        WHERE session_key IN {{keys:Array(String)}} AND event_time >= {{start:DateTime}}
-          AND event_time <= {{end:DateTime}} AND source_location_kind = 'public' AND invoked_by = ''
-          AND isFinite(source_latitude) AND isFinite(source_longitude)
-        GROUP BY source_ip_address, toStartOfMinute(event_time)
-        ORDER BY t, source_ip_address LIMIT {{limit:UInt32}}""",
-        {"key": key, "keys": sorted({key, *keys}), "start": start, "end": end, "limit": MAX_LOCATED_CALLS},
-    )
-    return [
-        Stop(first, last, str(ip), bool(own), str(i), str(c), str(city), float(lat), float(lon))
-        for first, last, ip, own, i, c, city, lat, lon in rows
-    ]
+@dataclass(frozen=True)
+class Around:
+    """What one session's travel or address check reads: the calls of `keys` in [start, end]
+    (`key`: the session's own key)."""
+
+    key: str
+    keys: tuple[str, ...]
+    start: datetime
+    end: datetime
 
 
-def session_addresses(store: Store, keys: Sequence[str], start: datetime, end: datetime) -> list[LocatedCall]:
-    """Each address each key called from in [start, end], with its first call: not services'
-    hostnames, not VPC-endpoint calls, not calls a service made for the caller (invokedBy)."""
-    if not keys:
+# Each key of each ask, with the ask's number.
+_PAIRS = """SELECT pair.1 AS pair_key, pair.2 AS a
+    FROM (SELECT arrayJoin(arrayZip({pair_keys:Array(String)}, {pair_asks:Array(UInt32)})) AS pair)"""
+
+
+def _per_ask(asks: Sequence[Around], where: str, columns: str) -> tuple[str, dict[str, object]]:
+    """The calls each ask reads, once per ask that reads them (`a`: the ask's number, from 1): one
+    scan of the union of the keys over the union of the ranges, joined to the (key, ask) pairs."""
+    sql = f"""FROM (
+            SELECT event_time, session_key, source_ip_address,
+                concat(recipient_account_id, ':', event_id) AS call_id, {columns}
+            FROM {T_EVENTS}
+            WHERE session_key IN {{all_keys:Array(String)}} AND event_time >= {{low:DateTime}}
+              AND event_time <= {{high:DateTime}} AND {where}
+        ) AS e
+        INNER JOIN ({_PAIRS}) AS p ON e.session_key = p.pair_key
+        WHERE event_time >= {{ask_starts:Array(DateTime)}}[a]
+          AND event_time <= {{ask_ends:Array(DateTime)}}[a]"""
+    return sql, _ask_params(asks)
+
+
+def _ask_params(asks: Sequence[Around]) -> dict[str, object]:
+    pairs = [(key, number) for number, ask in enumerate(asks, start=1) for key in ask.keys]
+    return {
+        "all_keys": sorted({key for key, _number in pairs}),
+        "low": min(ask.start for ask in asks),
+        "high": max(ask.end for ask in asks),
+        "pair_keys": [key for key, _number in pairs],
+        "pair_asks": [number for _key, number in pairs],
+        "ask_starts": [ask.start for ask in asks],
+        "ask_ends": [ask.end for ask in asks],
+        "ask_own": [ask.key for ask in asks],
+        "limit": MAX_LOCATED_CALLS,
+    }
+
+
+def travel_stops(store: Store, asks: Sequence[Around]) -> list[list[Stop]]:
+    """For each ask, where its keys' calls came from in [start, end], by address and minute, oldest
+    first: public addresses with coordinates only (services, private addresses and endpoints are no
+    place). One query for every ask."""
+    if not asks:
         return []
-    rows = store.read(
-        f"""SELECT min(event_time) AS t, session_key,
-            argMin(concat(recipient_account_id, ':', event_id), event_time),
-            source_ip_address, any(source_location_kind), any(source_country), any(source_city),
-            any(source_latitude), any(source_longitude)
-        FROM {T_EVENTS}
-        WHERE session_key IN {{keys:Array(String)}} AND event_time >= {{start:DateTime}}
-          AND event_time <= {{end:DateTime}} AND source_location_kind IN ('public', 'private')
-          AND invoked_by = ''
-        GROUP BY session_key, source_ip_address
-        ORDER BY t, session_key LIMIT {{limit:UInt32}}""",
-        {"keys": list(keys), "start": start, "end": end, "limit": MAX_LOCATED_CALLS},
+    source, params = _per_ask(
+        asks,
+        "source_location_kind = 'public' AND invoked_by = '' AND isFinite(source_latitude) "
+        "AND isFinite(source_longitude)",
+        "source_country, source_city, source_latitude, source_longitude",
     )
-    return [_located(row) for row in rows]
+    rows = store.read(
+        f"""WITH {{ask_own:Array(String)}}[a] AS own_key
+        SELECT a, min(event_time) AS t, max(event_time), source_ip_address, max(session_key = own_key) AS own,
+            if(own, argMinIf(call_id, event_time, session_key = own_key), argMin(call_id, event_time)),
+            any(source_country), any(source_city), any(source_latitude), any(source_longitude)
+        {source}
+        GROUP BY a, source_ip_address, toStartOfMinute(event_time)
+        ORDER BY a, t, source_ip_address LIMIT {{limit:UInt32}} BY a""",
+        params,
+    )
+    found: list[list[Stop]] = [[] for _ask in asks]
+    for a, first, last, ip, own, i, c, city, lat, lon in rows:
+        stop = Stop(first, last, str(ip), bool(own), str(i), str(c), str(city), float(lat), float(lon))
+        found[int(a) - 1].append(stop)
+    return found
+
+
+def session_addresses(store: Store, asks: Sequence[Around]) -> list[list[LocatedCall]]:
+    """For each ask, each address each of its keys called from in [start, end], with its first call:
+    not services' hostnames, not VPC-endpoint calls, not calls a service made for the caller
+    (invokedBy). One query for every ask: the calls of each (key, address), oldest first, are
+    gathered once, and each ask takes the first of them in its range."""
+    if not asks:
+        return []
+    params = _ask_params(asks)
+    rows = store.read(
+        f"""SELECT a, first.1 AS t, session_key, first.2, source_ip_address, first.3, first.4, first.5,
+            first.6, first.7
+        FROM (
+            SELECT p.a AS a, g.session_key AS session_key, g.source_ip_address AS source_ip_address,
+                arrayFirst(x -> x.1 >= {{ask_starts:Array(DateTime)}}[p.a]
+                                AND x.1 <= {{ask_ends:Array(DateTime)}}[p.a], g.calls) AS first
+            FROM (
+                SELECT session_key, source_ip_address,
+                    arraySort(groupArray((event_time, concat(recipient_account_id, ':', event_id),
+                        source_location_kind, source_country, source_city, source_latitude,
+                        source_longitude))) AS calls
+                FROM {T_EVENTS}
+                WHERE session_key IN {{all_keys:Array(String)}} AND event_time >= {{low:DateTime}}
+                  AND event_time <= {{high:DateTime}} AND source_location_kind IN ('public', 'private')
+                  AND invoked_by = ''
+                GROUP BY session_key, source_ip_address
+            ) AS g
+            INNER JOIN ({_PAIRS}) AS p ON g.session_key = p.pair_key
+        )
+        WHERE t >= {{ask_starts:Array(DateTime)}}[a]
+        ORDER BY a, t, session_key LIMIT {{limit:UInt32}} BY a""",
+        params,
+    )
+    found: list[list[LocatedCall]] = [[] for _ask in asks]
+    for row in rows:
+        found[int(row[0]) - 1].append(_located(row[1:]))
+    return found
 
 
 def _located(row: Sequence[object]) -> LocatedCall:

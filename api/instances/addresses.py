@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from api.instances.reads import address_spans
+from api.instances.reads import AddressSpan, address_spans
 from clickhouse.client import Store
 
 # A public address is the instance's while it runs (it changes on stop and start): one seen in an
@@ -28,8 +28,15 @@ def known_addresses(
     count when an observation falls within PUBLIC_GRACE of the range. An instance nothing is known
     about gets an empty set (no address vouches for it).
     """
+    return held_addresses(address_spans(store, list(instance_ids)), instance_ids, start, end)
+
+
+def held_addresses(
+    spans: Sequence[AddressSpan], instance_ids: Sequence[str], start: datetime, end: datetime
+) -> dict[str, set[str]]:
+    """`known_addresses` from spans already read (callers asking about many ranges read them once)."""
     found: dict[str, set[str]] = {instance_id: set() for instance_id in instance_ids}
-    for span in address_spans(store, list(instance_ids)):
+    for span in spans:
         if span.instance_id not in found:
             continue
         if span.kind != "public" or (
