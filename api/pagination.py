@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -64,3 +64,16 @@ def page_size(first: int | None, default: int, maximum: int) -> int:
     if size > maximum:
         raise BadRequest(f"`first` is at most {maximum}")
     return size
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def open_scope(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+    """A scope that defaults to everything retained, for reads bounded otherwise (by credentials,
+    by interfaces): from the epoch to a day from now."""
+    start = storable_time(start, "from") if start else EPOCH
+    end = storable_time(end, "to") if end else datetime.now(UTC) + timedelta(days=1)
+    if start >= end:
+        raise BadRequest("`from` must be before `to`")
+    return start, end

@@ -31,10 +31,16 @@ from api.cloudtrail.types import (
 )
 from api.context import Info
 from api.deviations.types import Deviation
-from api.errors import BadRequest
 from api.fields import field
 from api.instances.types import InstanceFields
-from api.pagination import PageInfo, cursor_time, decode_cursor, encode_cursor, page_size, storable_time
+from api.pagination import (
+    PageInfo,
+    cursor_time,
+    decode_cursor,
+    encode_cursor,
+    open_scope,
+    page_size,
+)
 
 if TYPE_CHECKING:
     from api.guardduty.types import FindingConnection
@@ -43,15 +49,6 @@ PrincipalKindEnum = strawberry.enum(PrincipalKind, name="PrincipalKind")
 FindingConnectionType = Annotated["FindingConnection", strawberry.lazy("api.guardduty.types")]
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 From = Annotated[datetime | None, strawberry.argument(name="from")]
-
-
-def open_scope(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
-    """A scope that defaults to everything retained (the scan is bounded by the credentials)."""
-    start = storable_time(start, "from") if start else EPOCH
-    end = storable_time(end, "to") if end else datetime.now(UTC) + timedelta(days=1)
-    if start >= end:
-        raise BadRequest("`from` must be before `to`")
-    return start, end
 
 
 async def _usages(info: Info, keys: tuple[str, ...]) -> list[tuple[str, reads.SessionUsage | None]]:

@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 
 import strawberry
 
-from api.errors import BadRequest
 from api.flowlogs import reads
-from api.pagination import PageInfo, storable_time
+from api.pagination import PageInfo, open_scope
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def scope(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
-    """A time scope that defaults to everything retained (reads are bounded by interfaces)."""
-    start = storable_time(start, "from") if start else EPOCH
-    end = storable_time(end, "to") if end else datetime.now(UTC) + timedelta(days=1)
-    if start >= end:
-        raise BadRequest("`from` must be before `to`")
-    return start, end
+# Flow reads are bounded by interfaces: the default scope is everything retained.
+scope = open_scope
 
 
 class BucketSize(StrEnum):
