@@ -24,15 +24,14 @@ from api.cloudtrail.types import (
     RoleSession,
     RoleSessionConnection,
     RoleSessionEdge,
-    api_call_connection,
-    call_position,
+    calls_page,
     can_still_be_valid,
     sessions_by_keys,
 )
 from api.context import Info
 from api.deviations.types import Deviation
 from api.fields import field
-from api.instances.types import InstanceFields
+from api.instances.types import InstanceFields, instance_network_deviations
 from api.pagination import (
     PageInfo,
     cursor_time,
@@ -182,20 +181,7 @@ class Principal(ActivityProfile):
         size = page_size(first, settings.default_page_size, settings.max_page_size)
         keys = (await self.credentials(info)).keys
         start, end = open_scope(from_, to)
-        if not keys:
-            return api_call_connection(reads.Page([], False))
-        page = await run_in_threadpool(
-            reads.api_calls,
-            info.context.store,
-            keys,
-            start=start,
-            end=end,
-            first=size,
-            after=call_position(after),
-            accounts=info.context.accounts,
-            filters=filter.to_filter() if filter else None,
-        )
-        return api_call_connection(page)
+        return await calls_page(info, keys, start, end, size, after, filter.to_filter() if filter else None)
 
     # -- issue 4: profile panels (ActivityProfile fields) over its temporary credentials' calls --
     async def activity_subject(self, info: Info) -> Scoped:
@@ -281,7 +267,6 @@ class Ec2Instance(Principal, InstanceFields):
     )
     async def deviations(self, info: Info, from_: From = None, to: datetime | None = None) -> list[Deviation]:
         from api.deviations.schema import principal_deviations_field
-        from api.instances.types import instance_network_deviations
 
         keys = (await self.credentials(info)).keys
         sessions, network = await asyncio.gather(

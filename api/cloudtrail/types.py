@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated
 
@@ -10,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.cloudtrail import reads
 from api.cloudtrail.filter_types import ApiCallFilter
+from api.cloudtrail.filters import CallFilter
 from api.cloudtrail.lineage import Lineage
 from api.cloudtrail.principals import PrincipalKind, PrincipalRef
 from api.cloudtrail.profile import ActivityProfile, Scoped
@@ -188,18 +190,7 @@ class RoleSession(ActivityProfile):
         if after is None and filters is None:
             found = await info.context.loaders.first_calls.load((self.access_key_id, start, end, size))
             return api_call_connection(found or reads.Page([], False))
-        page = await run_in_threadpool(
-            reads.api_calls,
-            info.context.store,
-            [self.access_key_id],
-            start=start,
-            end=end,
-            first=size,
-            after=call_position(after),
-            accounts=info.context.accounts,
-            filters=filters,
-        )
-        return api_call_connection(page)
+        return await calls_page(info, [self.access_key_id], start, end, size, after, filters)
 
     @field(
         description="Every ancestor session up the chain of role assumptions, nearest first (self excluded)."
@@ -400,6 +391,21 @@ async def sessions_by_keys(info: Info, keys: list[str]) -> list[RoleSession]:
         for i, line in zip(missing, lines, strict=True):
             minted[i] = line.issuance if line else None
     return [RoleSession.build(key, u, i) for key, u, i in zip(keys, usages, minted, strict=True)]
+
+
+async def calls_page(
+    info: Info, keys: Sequence[str], start: datetime, end: datetime, size: int, after: str | None,
+    filters: CallFilter | None = None,
+) -> ApiCallConnection:  # fmt: skip
+    """A page of the calls made with `keys` in [start, end), oldest first, of the accounts the
+    token may read; `after` is a cursor of an earlier page."""
+    if not keys:
+        return api_call_connection(reads.Page([], False))
+    page = await run_in_threadpool(
+        reads.api_calls, info.context.store, keys, start=start, end=end, first=size,
+        after=call_position(after), accounts=info.context.accounts, filters=filters,
+    )  # fmt: skip
+    return api_call_connection(page)
 
 
 def api_call_connection(page: reads.Page[reads.ApiCall]) -> ApiCallConnection:

@@ -25,8 +25,7 @@ from api.cloudtrail.schema import find_principal
 from api.cloudtrail.types import (
     ApiCallConnection,
     RoleSession,
-    api_call_connection,
-    call_position,
+    calls_page,
     sessions_by_keys,
 )
 from api.context import Info
@@ -235,23 +234,12 @@ class Finding:
         # of the sessions found by the finding's action.
         linked = [s.access_key_id for s in (await self._linked(info))[1]]
         keys = linked or ([self.access_key_id] if self.access_key_id else [])
-        if not keys:
-            return api_call_connection(trail_reads.Page([], False))
         margin = timedelta(minutes=margin_minutes)
-        page = await run_in_threadpool(
-            trail_reads.api_calls,
-            info.context.store,
-            keys,
-            start=self.first_seen - margin,
-            end=self.last_seen + margin + timedelta(seconds=1),
-            first=size,
-            after=call_position(after),
-            accounts=info.context.accounts,
-            filters=CallFilter(name=self.api_call or "", source_ips=tuple(self.remote_ips))
-            if only_finding_action
-            else None,
-        )
-        return api_call_connection(page)
+        action = CallFilter(name=self.api_call or "", source_ips=tuple(self.remote_ips))
+        return await calls_page(
+            info, keys, self.first_seen - margin, self.last_seen + margin + timedelta(seconds=1), size, after,
+            action if only_finding_action else None,
+        )  # fmt: skip
 
     @field(
         description="The finding as loaded (JSON text of its newest version), fetched only when asked for."
