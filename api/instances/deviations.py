@@ -24,13 +24,14 @@ _HEAVY_BYTES_OUT = 10 * 1024 * 1024
 
 def network_deviations(
     store: Store,
-    interfaces: Sequence[str],
+    interfaces: reads.Interfaces,
     start: datetime,
     end: datetime,
     baseline_days: int = BASELINE_DAYS,
 ) -> list[Deviation]:
-    """New remote addresses and ports of the interfaces in [start, end) against the baseline
-    window [start - baseline_days, start); the most recent first, at most MAX_DEVIATIONS."""
+    """New remote addresses and ports of the interfaces (or of interface spans: the time each was the
+    instance's) in [start, end) against the baseline window [start - baseline_days, start); the most
+    recent first, at most MAX_DEVIATIONS."""
     if not interfaces:
         return []
     window_start = start - timedelta(days=baseline_days)

@@ -13,11 +13,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from api.flowlogs.reads import EPOCH, FOREVER, InterfaceSpan
 from clickhouse import tables
 from clickhouse.client import Store
 
 T_INTERFACES = tables.INSTANCE_INTERFACES
 T_INVENTORY = tables.INSTANCE_INVENTORY
+T_ATTACHMENTS = tables.INSTANCE_ATTACHMENTS
+T_NAT = tables.NAT_GATEWAY_ADDRESSES
+T_FLOW_INTERFACES = tables.FLOWLOG_INTERFACE_HOURLY
 
 
 @dataclass(frozen=True)
@@ -133,3 +137,165 @@ def instances_of_interfaces(store: Store, interface_ids: Sequence[str]) -> dict[
         {"ids": list(interface_ids)},
     )
     return {str(interface): str(instance) for interface, instance in rows}
+
+
+def interface_spans(store: Store, instance_ids: Sequence[str]) -> dict[str, list[InterfaceSpan]]:
+    """The interfaces of each instance with the time each was the instance's, for flow reads.
+
+    Every observation that ties an interface to an instance (flows' instance-id field, launch and
+    attachment records, an inventory's attachment time, a finding) says the interface was that
+    instance's from the observation's start; a DetachNetworkInterface record (found through the
+    attachment id of the attachment it ends) says it stopped being so. An interface is its first
+    instance's from the beginning, and its last instance's to the end: one that never moved gets
+    one span with open ends, and its reads are those of the bare interface.
+    """
+    if not instance_ids:
+        return {}
+    rows = store.read(
+        f"""WITH mine AS (
+                SELECT DISTINCT interface_id FROM {T_INTERFACES}
+                WHERE instance_id IN {{ids:Array(String)}} AND interface_id != ''
+            ),
+            attached AS (
+                SELECT DISTINCT interface_id, instance_id, attachment_id FROM {T_ATTACHMENTS}
+                WHERE interface_id IN (SELECT interface_id FROM mine) AND change = 'attached'
+                    AND attachment_id != '' AND instance_id != ''
+            )
+            SELECT interface_id, instance_id, valid_from, 0 AS cut FROM {T_INTERFACES}
+            WHERE interface_id IN (SELECT interface_id FROM mine) AND instance_id != ''
+            GROUP BY interface_id, instance_id, valid_from
+            UNION ALL
+            SELECT a.interface_id, a.instance_id, min(d.changed_at), 1 FROM {T_ATTACHMENTS} AS d
+            INNER JOIN attached AS a ON d.attachment_id = a.attachment_id
+            WHERE d.change = 'detached' AND d.attachment_id IN (SELECT attachment_id FROM attached)
+            GROUP BY a.interface_id, a.instance_id, d.attachment_id""",
+        {"ids": list(instance_ids)},
+    )
+    events: dict[str, list[tuple[datetime, int, str]]] = {}
+    for interface, instance, when, cut in rows:
+        events.setdefault(str(interface), []).append((_utc(when), int(cut), str(instance)))
+    found: dict[str, list[InterfaceSpan]] = {instance_id: [] for instance_id in instance_ids}
+    for interface, changes in sorted(events.items()):
+        for instance, start, end in _owners(changes):
+            if instance in found:
+                found[instance].append(InterfaceSpan(interface, start, end))
+    return found
+
+
+def _owners(changes: list[tuple[datetime, int, str]]) -> list[tuple[str, datetime, datetime]]:
+    """Who held one interface when: (instance, from, to) from its ties (cut 0) and detachments (1)."""
+    spans: list[tuple[str, datetime, datetime]] = []
+    owner: str | None = None
+    since = EPOCH
+    for when, cut, instance in sorted(changes):
+        if cut:
+            if owner == instance:
+                spans.append((instance, since, when))
+                owner = None
+            continue
+        if owner == instance:
+            continue
+        if owner is not None:
+            spans.append((owner, since, when))
+        # The first holder has it from the beginning; after a detachment, the next from its tie.
+        since = when if spans else EPOCH
+        owner = instance
+    if owner is not None:
+        spans.append((owner, since, FOREVER))
+    return spans
+
+
+@dataclass(frozen=True)
+class NatAddress:
+    """An address of a NAT gateway in an instance's VPC, over the time the gateway had it: calls
+    from the instance reach AWS from it."""
+
+    instance_id: str
+    vpc_id: str
+    nat_gateway_id: str
+    address: str
+    valid_from: datetime
+    valid_to: datetime
+
+
+def instance_vpcs(store: Store, instance_ids: Sequence[str]) -> dict[str, set[str]]:
+    """The VPCs each instance is known in: an inventory, its launch record, its interfaces' flows."""
+    if not instance_ids:
+        return {}
+    rows = store.read(
+        f"""SELECT instance_id, vpc_id FROM {T_INVENTORY} FINAL
+            WHERE instance_id IN {{ids:Array(String)}} AND vpc_id != ''
+            UNION DISTINCT
+            SELECT instance_id, vpc_id FROM {T_ATTACHMENTS}
+            WHERE instance_id IN {{ids:Array(String)}} AND vpc_id != ''
+            UNION DISTINCT
+            SELECT i.instance_id, f.vpc_id FROM (
+                SELECT interface_id, max(vpc_id) AS vpc_id FROM {T_FLOW_INTERFACES}
+                WHERE interface_id IN (SELECT interface_id FROM {T_INTERFACES}
+                                       WHERE instance_id IN {{ids:Array(String)}} AND interface_id != '')
+                GROUP BY interface_id
+            ) AS f
+            INNER JOIN (
+                SELECT DISTINCT instance_id, interface_id FROM {T_INTERFACES}
+                WHERE instance_id IN {{ids:Array(String)}} AND interface_id != ''
+            ) AS i ON i.interface_id = f.interface_id
+            WHERE f.vpc_id != ''""",
+        {"ids": list(instance_ids)},
+    )
+    found: dict[str, set[str]] = {instance_id: set() for instance_id in instance_ids}
+    for instance, vpc in rows:
+        found.setdefault(str(instance), set()).add(str(vpc))
+    return found
+
+
+def nat_addresses(store: Store, instance_ids: Sequence[str]) -> dict[str, list[NatAddress]]:
+    """For each instance, the public and private addresses of the NAT gateways of its VPCs, each
+    from the gateway's record (creation, association) to its deletion. A public address that the
+    gateway's record names only by allocation id is the one its AllocateAddress record returned."""
+    vpcs = instance_vpcs(store, instance_ids)
+    found: dict[str, list[NatAddress]] = {instance_id: [] for instance_id in instance_ids}
+    every_vpc = sorted({vpc for ids in vpcs.values() for vpc in ids})
+    if not every_vpc:
+        return found
+    rows = store.read(
+        f"""WITH gateways AS (
+                SELECT DISTINCT nat_gateway_id FROM {T_NAT}
+                WHERE vpc_id IN {{vpcs:Array(String)}} AND nat_gateway_id != ''
+            )
+            SELECT nat_gateway_id, vpc_id, allocation_id, public_ip, private_ip, change, changed_at
+            FROM {T_NAT} WHERE nat_gateway_id IN (SELECT nat_gateway_id FROM gateways)
+            UNION ALL
+            SELECT '', '', allocation_id, public_ip, '', change, changed_at FROM {T_NAT}
+            WHERE change = 'allocated' AND allocation_id IN (
+                SELECT allocation_id FROM {T_NAT}
+                WHERE nat_gateway_id IN (SELECT nat_gateway_id FROM gateways) AND allocation_id != '')""",
+        {"vpcs": every_vpc},
+    )
+    allocated: dict[str, str] = {}
+    vpc_of: dict[str, str] = {}
+    deleted: dict[str, datetime] = {}
+    held: dict[tuple[str, str], datetime] = {}
+    for gateway, vpc, allocation, public, private, change, when in rows:
+        gateway, change, at = str(gateway), str(change), _utc(when)
+        if change == "allocated":
+            allocated[str(allocation)] = str(public)
+        elif change == "deleted":
+            deleted[gateway] = min(at, deleted.get(gateway, at))
+        else:
+            if vpc:
+                vpc_of[gateway] = str(vpc)
+            for address in (str(public) or f"allocation:{allocation}", str(private)):
+                if address and address != "allocation:":
+                    held[(gateway, address)] = min(at, held.get((gateway, address), at))
+    for (gateway, address), since in sorted(held.items()):
+        if address.startswith("allocation:"):
+            address = allocated.get(address.removeprefix("allocation:"), "")
+        vpc = vpc_of.get(gateway, "")
+        if not address or not vpc:
+            continue
+        for instance_id, ids in vpcs.items():
+            if vpc in ids and instance_id in found:
+                found[instance_id].append(
+                    NatAddress(instance_id, vpc, gateway, address, since, deleted.get(gateway, FOREVER))
+                )
+    return found
