@@ -8,7 +8,7 @@ addresses once an attachment ties it to one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -127,18 +127,6 @@ def known_instance(store: Store, instance_id: str) -> str | None:
     return str(rows[0][0]) if rows else None
 
 
-def instances_of_interfaces(store: Store, interface_ids: Sequence[str]) -> dict[str, str]:
-    """The instance each interface was last tied to, for interfaces some source ties to one."""
-    if not interface_ids:
-        return {}
-    rows = store.read(
-        f"""SELECT interface_id, argMax(instance_id, valid_to) FROM {T_INTERFACES}
-            WHERE interface_id IN {{ids:Array(String)}} AND instance_id != '' GROUP BY interface_id""",
-        {"ids": list(interface_ids)},
-    )
-    return {str(interface): str(instance) for interface, instance in rows}
-
-
 def interface_spans(store: Store, instance_ids: Sequence[str]) -> dict[str, list[InterfaceSpan]]:
     """The interfaces of each instance with the time each was the instance's, for flow reads.
 
@@ -147,39 +135,69 @@ def interface_spans(store: Store, instance_ids: Sequence[str]) -> dict[str, list
     instance's from the observation's start; a DetachNetworkInterface record (found through the
     attachment id of the attachment it ends) says it stopped being so. An interface is its first
     instance's from the beginning, and its last instance's to the end: one that never moved gets
-    one span with open ends, and its reads are those of the bare interface.
+    one span with open ends, and its reads are those of the bare interface (one query here, and
+    the detachments are read only for interfaces that some other instance held).
     """
     if not instance_ids:
         return {}
-    rows = store.read(
-        f"""WITH mine AS (
-                SELECT DISTINCT interface_id FROM {T_INTERFACES}
-                WHERE instance_id IN {{ids:Array(String)}} AND interface_id != ''
-            ),
-            attached AS (
-                SELECT DISTINCT interface_id, instance_id, attachment_id FROM {T_ATTACHMENTS}
-                WHERE interface_id IN (SELECT interface_id FROM mine) AND change = 'attached'
-                    AND attachment_id != '' AND instance_id != ''
-            )
-            SELECT interface_id, instance_id, valid_from, 0 AS cut FROM {T_INTERFACES}
-            WHERE interface_id IN (SELECT interface_id FROM mine) AND instance_id != ''
-            GROUP BY interface_id, instance_id, valid_from
-            UNION ALL
-            SELECT a.interface_id, a.instance_id, min(d.changed_at), 1 FROM {T_ATTACHMENTS} AS d
-            INNER JOIN attached AS a ON d.attachment_id = a.attachment_id
-            WHERE d.change = 'detached' AND d.attachment_id IN (SELECT attachment_id FROM attached)
-            GROUP BY a.interface_id, a.instance_id, d.attachment_id""",
-        {"ids": list(instance_ids)},
-    )
-    events: dict[str, list[tuple[datetime, int, str]]] = {}
-    for interface, instance, when, cut in rows:
-        events.setdefault(str(interface), []).append((_utc(when), int(cut), str(instance)))
+    mine = f"""SELECT interface_id FROM {T_INTERFACES}
+        WHERE instance_id IN {{ids:Array(String)}} AND interface_id != ''"""
+    owners = _owners_of(store, f"IN ({mine})", {"ids": list(instance_ids)})
     found: dict[str, list[InterfaceSpan]] = {instance_id: [] for instance_id in instance_ids}
-    for interface, changes in sorted(events.items()):
-        for instance, start, end in _owners(changes):
+    for interface, spans in sorted(owners.items()):
+        for instance, start, end in spans:
             if instance in found:
                 found[instance].append(InterfaceSpan(interface, start, end))
     return found
+
+
+def instances_of_interfaces(
+    store: Store, interface_ids: Sequence[str], at: Mapping[str, datetime] | None = None
+) -> dict[str, str]:
+    """The instance that held each interface at the given time (`at`, per interface), or last, for
+    interfaces some source ties to one."""
+    if not interface_ids:
+        return {}
+    owners = _owners_of(store, "IN {interfaces:Array(String)}", {"interfaces": list(interface_ids)})
+    found = {}
+    for interface, spans in owners.items():
+        when = (at or {}).get(interface)
+        held = [instance for instance, start, end in spans if when is not None and start <= when < end]
+        found[interface] = held[0] if held else spans[-1][0]
+    return found
+
+
+def _owners_of(
+    store: Store, interfaces: str, params: dict[str, Any]
+) -> dict[str, list[tuple[str, datetime, datetime]]]:
+    """Who held each interface (`interface_id <interfaces>`) when, from its ties and detachments."""
+    rows = store.read(
+        f"""SELECT interface_id, instance_id, groupUniqArray(valid_from) FROM {T_INTERFACES}
+            WHERE interface_id {interfaces} AND instance_id != ''
+            GROUP BY interface_id, instance_id""",
+        params,
+    )
+    changes: dict[str, list[tuple[datetime, int, str]]] = {}
+    for interface, instance, starts in rows:
+        changes.setdefault(str(interface), []).extend((_utc(t), 0, str(instance)) for t in starts)
+    moved = sorted(i for i, ties in changes.items() if len({instance for _t, _c, instance in ties}) > 1)
+    if moved:
+        cuts = store.read(
+            f"""SELECT a.interface_id, a.instance_id, min(d.changed_at) FROM {T_ATTACHMENTS} AS d
+                INNER JOIN (
+                    SELECT DISTINCT interface_id, instance_id, attachment_id FROM {T_ATTACHMENTS}
+                    WHERE interface_id IN {{moved:Array(String)}} AND change = 'attached'
+                        AND attachment_id != '' AND instance_id != ''
+                ) AS a ON d.attachment_id = a.attachment_id
+                WHERE d.change = 'detached' AND d.attachment_id IN (
+                    SELECT attachment_id FROM {T_ATTACHMENTS}
+                    WHERE interface_id IN {{moved:Array(String)}} AND change = 'attached')
+                GROUP BY a.interface_id, a.instance_id, d.attachment_id""",
+            {"moved": moved},
+        )
+        for interface, instance, when in cuts:
+            changes[str(interface)].append((_utc(when), 1, str(instance)))
+    return {interface: _owners(ties) for interface, ties in changes.items()}
 
 
 def _owners(changes: list[tuple[datetime, int, str]]) -> list[tuple[str, datetime, datetime]]:
@@ -219,32 +237,37 @@ class NatAddress:
 
 
 def instance_vpcs(store: Store, instance_ids: Sequence[str]) -> dict[str, set[str]]:
-    """The VPCs each instance is known in: an inventory, its launch record, its interfaces' flows."""
+    """The VPCs each instance is known in: an inventory, its launch record, or else its interfaces'
+    flows (the vpc-id field of custom formats)."""
     if not instance_ids:
         return {}
     rows = store.read(
-        f"""SELECT instance_id, vpc_id FROM {T_INVENTORY} FINAL
+        f"""SELECT instance_id, vpc_id, '' FROM {T_INVENTORY} FINAL
             WHERE instance_id IN {{ids:Array(String)}} AND vpc_id != ''
-            UNION DISTINCT
-            SELECT instance_id, vpc_id FROM {T_ATTACHMENTS}
+            UNION ALL
+            SELECT DISTINCT instance_id, vpc_id, '' FROM {T_ATTACHMENTS}
             WHERE instance_id IN {{ids:Array(String)}} AND vpc_id != ''
-            UNION DISTINCT
-            SELECT i.instance_id, f.vpc_id FROM (
-                SELECT interface_id, max(vpc_id) AS vpc_id FROM {T_FLOW_INTERFACES}
-                WHERE interface_id IN (SELECT interface_id FROM {T_INTERFACES}
-                                       WHERE instance_id IN {{ids:Array(String)}} AND interface_id != '')
-                GROUP BY interface_id
-            ) AS f
-            INNER JOIN (
-                SELECT DISTINCT instance_id, interface_id FROM {T_INTERFACES}
-                WHERE instance_id IN {{ids:Array(String)}} AND interface_id != ''
-            ) AS i ON i.interface_id = f.interface_id
-            WHERE f.vpc_id != ''""",
+            UNION ALL
+            SELECT DISTINCT instance_id, '', interface_id FROM {T_INTERFACES}
+            WHERE instance_id IN {{ids:Array(String)}} AND interface_id != ''""",
         {"ids": list(instance_ids)},
     )
     found: dict[str, set[str]] = {instance_id: set() for instance_id in instance_ids}
-    for instance, vpc in rows:
-        found.setdefault(str(instance), set()).add(str(vpc))
+    interfaces: dict[str, set[str]] = {}
+    for instance, vpc, interface in rows:
+        if vpc:
+            found.setdefault(str(instance), set()).add(str(vpc))
+        else:
+            interfaces.setdefault(str(interface), set()).add(str(instance))
+    unknown = sorted(i for i, owners in interfaces.items() if any(not found.get(o) for o in owners))
+    if unknown:
+        for interface, vpc in store.read(
+            f"""SELECT interface_id, any(vpc_id) FROM {T_FLOW_INTERFACES}
+                WHERE interface_id IN {{interfaces:Array(String)}} AND vpc_id != '' GROUP BY interface_id""",
+            {"interfaces": unknown},
+        ):
+            for instance in interfaces[str(interface)]:
+                found.setdefault(instance, set()).add(str(vpc))
     return found
 
 

@@ -277,6 +277,10 @@ query ($id: String!) {
 """
 
 
+TALKERS = """query($a: String!) { ipAddress(address: $a, from: "2024-05-01T00:00:00Z") {
+  talkers { interfaceId instanceId } } }"""
+
+
 def _network(store: Store, instance: str) -> dict[str, Any]:
     with open_api(store) as api:
         found: dict[str, Any] = api.data(NETWORK, {"id": instance})["instance"]
@@ -315,6 +319,8 @@ def test_an_interface_that_moves_takes_its_traffic_with_it(
     assert {r.status for r in loader.load_many(list(walk(tmp_path)))} == {LOADED}
     # Act
     first, second = _network(store, INSTANCE), _network(store, OTHER)
+    with open_api(store) as api:
+        talkers = {a: api.data(TALKERS, {"a": a})["ipAddress"]["talkers"] for a in (SERVICE, EXFIL)}
     # Assert: each instance has its own traffic, remote addresses and new addresses only
     assert MOVING in first["interfaces"]
     assert MOVING in second["interfaces"]
@@ -322,3 +328,6 @@ def test_an_interface_that_moves_takes_its_traffic_with_it(
     assert (second["bytes_out"], second["remote"]) == (7_000_000, {EXFIL: 7_000_000})
     assert first["new"] == set()
     assert second["new"] == {EXFIL}
+    # and the address pivot names the instance that held the interface when it talked
+    assert talkers == {SERVICE: [{"interfaceId": MOVING, "instanceId": INSTANCE}],
+                       EXFIL: [{"interfaceId": MOVING, "instanceId": OTHER}]}  # fmt: skip
