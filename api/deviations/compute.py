@@ -519,7 +519,8 @@ def _off_instance(
                     total=len(others),
                 )
             ],
-            event_ids=[call.call_id],
+            # Every call of the session from that address (the first MAX_CALLS_PER_ADDRESS).
+            event_ids=list(call.call_ids) or [call.call_id],
         )
     return list(found.values())
 

@@ -99,7 +99,7 @@ def _off_instance(store: Store) -> dict[str, list[str]]:
 
 
 USUAL_CALLS = [(at(2, 5), NAT_IP, "GetObject"), (at(2, 6), NAT_IP, "PutObject"),
-               (at(3), FOREIGN_IP, "ListBuckets")]  # fmt: skip
+               (at(3), FOREIGN_IP, "ListBuckets"), (at(3, 1), FOREIGN_IP, "GetObject")]  # fmt: skip
 
 
 def test_calls_through_the_vpcs_nat_gateway_are_the_instances(
@@ -115,11 +115,13 @@ def test_calls_through_the_vpcs_nat_gateway_are_the_instances(
     ]
     _write_trail(tmp_path, records)
     assert {r.status for r in loader.load_many(list(walk(tmp_path)))} == {LOADED}
+    foreign = [f"{PROD}:{r['eventID']}" for r in records if r["sourceIPAddress"] == FOREIGN_IP]
     # Act
     off = _off_instance(store)
-    # Assert: the foreign address alone, with its call
+    # Assert: the foreign address alone, with its calls, earliest first
     assert list(off) == [FOREIGN_IP]
-    assert len(off[FOREIGN_IP]) == 1
+    assert off[FOREIGN_IP] == foreign
+    assert len(foreign) == 2
 
 
 def test_a_deleted_gateway_vouches_no_more(store: Store, loader: Loader, tmp_path: Path) -> None:
