@@ -332,11 +332,14 @@ def session_addresses(store: Store, asks: Sequence[Around]) -> list[list[Located
     params = _ask_params(asks)
     rows = store.read(
         f"""SELECT a, first.1 AS t, session_key, first.2, source_ip_address, first.3, first.4, first.5,
-            first.6, first.7, arraySlice(arrayMap(x -> x.2, within), 1, {{per_address:UInt32}})
+            first.6, first.7, arrayMap(x -> x.2, within)
         FROM (
             SELECT p.a AS a, g.session_key AS session_key, g.source_ip_address AS source_ip_address,
-                arrayFilter(x -> x.1 >= {{ask_starts:Array(DateTime)}}[p.a]
-                                 AND x.1 <= {{ask_ends:Array(DateTime)}}[p.a], g.calls) AS within,
+                -- The calls are in time order: the first at or after the start, and the next few
+                -- up to the end (a busy address has thousands: no copy of them all).
+                arrayFirstIndex(x -> x.1 >= {{ask_starts:Array(DateTime)}}[p.a], g.calls) AS from_index,
+                arrayFilter(x -> x.1 <= {{ask_ends:Array(DateTime)}}[p.a],
+                            arraySlice(g.calls, from_index, {{per_address:UInt32}})) AS within,
                 within[1] AS first
             FROM (
                 SELECT session_key, source_ip_address,

@@ -168,12 +168,13 @@ def instances_of_interfaces(
 
 
 def _owners_of(
-    store: Store, interfaces: str, params: dict[str, Any]
+    store: Store, selection: str, params: dict[str, Any]
 ) -> dict[str, list[tuple[str, datetime, datetime]]]:
-    """Who held each interface (`interface_id <interfaces>`) when, from its ties and detachments."""
+    """Who held each interface (`interface_id <selection>`, a fixed SQL condition whose values are
+    in `params`) when, from its ties and detachments."""
     rows = store.read(
         f"""SELECT interface_id, instance_id, groupUniqArray(valid_from) FROM {T_INTERFACES}
-            WHERE interface_id {interfaces} AND instance_id != ''
+            WHERE interface_id {selection} AND instance_id != ''
             GROUP BY interface_id, instance_id""",
         params,
     )
@@ -297,7 +298,7 @@ def nat_addresses(store: Store, instance_ids: Sequence[str]) -> dict[str, list[N
     allocated: dict[str, str] = {}
     vpc_of: dict[str, str] = {}
     deleted: dict[str, datetime] = {}
-    held: dict[tuple[str, str], datetime] = {}
+    addresses: list[tuple[str, str, str, str, datetime]] = []
     for gateway, vpc, allocation, public, private, change, when in rows:
         gateway, change, at = str(gateway), str(change), _utc(when)
         if change == "allocated":
@@ -305,20 +306,17 @@ def nat_addresses(store: Store, instance_ids: Sequence[str]) -> dict[str, list[N
         elif change == "deleted":
             deleted[gateway] = min(at, deleted.get(gateway, at))
         else:
-            if vpc:
-                vpc_of[gateway] = str(vpc)
-            for address in (str(public) or f"allocation:{allocation}", str(private)):
-                if address and address != "allocation:":
-                    held[(gateway, address)] = min(at, held.get((gateway, address), at))
-    for (gateway, address), since in sorted(held.items()):
-        if address.startswith("allocation:"):
-            address = allocated.get(address.removeprefix("allocation:"), "")
+            vpc_of[gateway] = str(vpc) or vpc_of.get(gateway, "")
+            addresses.append((gateway, str(allocation), str(public), str(private), at))
+    since: dict[tuple[str, str], datetime] = {}
+    for gateway, allocation, public, private, at in addresses:
+        for address in (public or allocated.get(allocation, ""), private):
+            if address:
+                since[(gateway, address)] = min(at, since.get((gateway, address), at))
+    for (gateway, address), start in sorted(since.items()):
         vpc = vpc_of.get(gateway, "")
-        if not address or not vpc:
-            continue
         for instance_id, ids in vpcs.items():
             if vpc in ids and instance_id in found:
-                found[instance_id].append(
-                    NatAddress(instance_id, vpc, gateway, address, since, deleted.get(gateway, FOREVER))
-                )
+                end = deleted.get(gateway, FOREVER)
+                found[instance_id].append(NatAddress(instance_id, vpc, gateway, address, start, end))
     return found
