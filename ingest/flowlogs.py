@@ -161,26 +161,41 @@ def line_chunks(
     """Cut a stream of text into chunks of at most about chunk_bytes, each ending at a line break.
 
     `rest` is what was read past the first line; `first_line` the number of the line it starts
-    with. Memory stays bounded by the chunk size whatever the size of the file.
+    with. Memory stays bounded by the chunk size whatever the size of the file. Pieces are joined
+    once per chunk (flow volume makes every copy of the text count: measured).
     """
-    buffered = bytearray(rest)
+    held: list[bytes] = [rest] if rest else []
+    size = len(rest)
+    # Whether what is held has a line break: a line longer than a chunk (a bad file of one huge
+    # line) is not joined again for every piece until a line break comes.
+    breaks = b"\n" in rest
     index = 0
     line = first_line
     for piece in pieces:
-        buffered += piece
-        while len(buffered) >= chunk_bytes:
-            cut = buffered.rfind(b"\n", 0, chunk_bytes)
+        held.append(piece)
+        size += len(piece)
+        breaks = breaks or b"\n" in piece
+        if size < chunk_bytes or not breaks:
+            continue
+        buffered = b"".join(held)
+        held, size, breaks = [], 0, False
+        start = 0
+        while len(buffered) - start >= chunk_bytes:
+            cut = buffered.rfind(b"\n", start, start + chunk_bytes)
             if cut < 0:
-                cut = buffered.find(b"\n", chunk_bytes)
+                cut = buffered.find(b"\n", start + chunk_bytes)
                 if cut < 0:
                     break
-            data = bytes(buffered[: cut + 1])
-            del buffered[: cut + 1]
+            data = buffered[start : cut + 1]
+            start = cut + 1
             count = data.count(b"\n")
             yield LineChunk(index, line, data, count)
             index += 1
             line += count
-    if buffered.strip():
-        data = bytes(buffered)
+        if start < len(buffered):
+            held, size = [buffered[start:]], len(buffered) - start
+            breaks = b"\n" in held[0]
+    data = b"".join(held)
+    if data.strip():
         count = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
         yield LineChunk(index, line, data, count)

@@ -10,12 +10,13 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
+
+from zlib_ng import zlib_ng
 
 READ_BYTES = 4 * 1024 * 1024
 _GUNZIP_STEP = 64 * 1024
@@ -26,6 +27,9 @@ _REGION = re.compile(
     r"/(?:(?:CloudTrail|vpcflowlogs|GuardDuty)/|aws-service=vpcflowlogs/aws-region=)([a-z]{2}(?:-[a-z]+)+-\d)/"
 )
 _JSON_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
+
+# zlib-ng's type stubs leave out its exception class and Decompress.copy (both exist: tested).
+_ZLIB_ERROR = cast(type[Exception], zlib_ng.error)
 
 
 class LogType(StrEnum):
@@ -227,16 +231,16 @@ class _Gunzip:
     """
 
     def __init__(self) -> None:
-        self.decompressor = zlib.decompressobj(wbits=31)
+        self.decompressor = zlib_ng.decompressobj(wbits=31)
         self.fed = False
 
     def feed(self, stored: bytes) -> Iterator[bytes]:
         for offset in range(0, len(stored), _GUNZIP_STEP):
             step = stored[offset : offset + _GUNZIP_STEP]
-            saved = self.decompressor.copy()
+            saved = self.decompressor.copy()  # type: ignore[attr-defined]
             try:
                 out = list(self._decompress(step))
-            except zlib.error:
+            except _ZLIB_ERROR:
                 self.decompressor = saved
                 yield from self._replay(step)
                 raise AssertionError("unreachable: the replay raises") from None
@@ -246,7 +250,7 @@ class _Gunzip:
         for offset in range(0, len(step), _REPLAY_STEP):
             try:
                 out = list(self._decompress(step[offset : offset + _REPLAY_STEP]))
-            except zlib.error as exc:
+            except _ZLIB_ERROR as exc:
                 raise CorruptObject(f"corrupt gzip stream: {exc}") from exc
             yield from out
         raise CorruptObject("corrupt gzip stream")
@@ -261,5 +265,5 @@ class _Gunzip:
             if self.decompressor.eof:
                 # Concatenated gzip members are one stream, as gzip(1) reads them.
                 block = self.decompressor.unused_data
-                self.decompressor = zlib.decompressobj(wbits=31)
+                self.decompressor = zlib_ng.decompressobj(wbits=31)
                 self.fed = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -113,6 +114,23 @@ def test_chunks_end_at_line_breaks_and_number_their_lines() -> None:
         2 + sum(c.lines for c in chunks[:i]) for i in range(len(chunks))
     ]
     assert sum(c.lines for c in chunks) == 100
+
+
+def test_a_line_longer_than_a_chunk_is_kept_whole_and_quickly() -> None:
+    # Arrange: 2 lines, a 40 MB line without a break in 64 KiB pieces, then 2 more lines
+    huge = b"x" * (40 * 1024 * 1024)
+    text = b"a 1\nb 2\n" + huge + b"\nc 3\nd 4\n"
+    pieces = iter([text[i : i + 65536] for i in range(0, len(text), 65536)])
+    started = time.perf_counter()
+    # Act: chunks of about 1 MiB
+    chunks = list(line_chunks(b"", pieces, 2, chunk_bytes=1024 * 1024))
+    # Assert: nothing lost, every line numbered, and not quadratic in the line's length
+    assert b"".join(c.data for c in chunks) == text
+    assert [c.first_line for c in chunks] == [
+        2 + sum(c.lines for c in chunks[:i]) for i in range(len(chunks))
+    ]
+    assert sum(c.lines for c in chunks) == 5
+    assert time.perf_counter() - started < 2.0
 
 
 def test_a_last_line_without_break_is_counted() -> None:

@@ -1,0 +1,152 @@
+"""Small flow log objects loaded together (one INSERT per format): the same answers as one by one.
+
+A batch must keep every line's object and line number, each object's counts and status, and
+never add a member's flows twice, whatever grouping a retry brings.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from clickhouse.client import Store
+from ingest.load import LOADED, PARTIAL, Loader, LoadResult
+from ingest.sources import ObjectRef, file_ref
+from tests.data.flowlogs import make
+from tests.support import truncate_all
+
+pytestmark = pytest.mark.clickhouse
+
+HEADER = (
+    "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action "
+    "log-status"
+)
+ENI = "eni-0b47c000000000001"
+
+
+def flow_file(root: Path, minute: int, lines: list[str]) -> ObjectRef:
+    """A default-format file of the delivery layout, delivered at 10:<minute>."""
+    stamp = f"20240603T10{minute:02d}Z_{minute:04x}"
+    name = f"{make.ACCOUNT}_vpcflowlogs_eu-west-1_fl-0batch00000000001_{stamp}.log.gz"
+    path = root / make.PREFIX / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(("\n".join([HEADER, *lines]) + "\n").encode()))
+    return file_ref(path)
+
+
+def flow(minute: int, remote: str, size: int) -> str:
+    start = 1717408800 + minute * 60
+    return f"2 {make.ACCOUNT} {ENI} 10.9.0.5 {remote} 40000 443 6 3 {size} {start} {start + 60} ACCEPT OK"
+
+
+def snapshot(store: Store) -> dict[str, Any]:
+    """What a user can see of a load: records with their objects and line numbers, rejects, rollups."""
+    return {
+        "records": store.rows(
+            "SELECT object_id, position, interface_id, remote_address, bytes, line "
+            "FROM flowlog_records FINAL ORDER BY object_id, position"
+        ),
+        "rejects": store.rows("SELECT object_id, position, reason FROM ingest_rejects ORDER BY ALL"),
+        "remote": store.rows(
+            "SELECT interface_id, hour, remote_address, remote_port, flow_log_id, sum(flows), sum(bytes) "
+            "FROM flowlog_remote_hourly GROUP BY ALL ORDER BY ALL"
+        ),
+        "interface": store.rows(
+            "SELECT interface_id, hour, flow_log_id, sum(flows), sum(bytes_out), sum(bytes_in), sum(nodata) "
+            "FROM flowlog_interface_hourly GROUP BY ALL ORDER BY ALL"
+        ),
+        "addresses": store.rows(
+            "SELECT DISTINCT instance_id, interface_id, address, evidence FROM instance_interfaces "
+            "ORDER BY ALL"
+        ),
+    }
+
+
+def outcome(results: list[LoadResult]) -> list[tuple[Any, ...]]:
+    return [
+        (r.object_id, r.status, r.records_read, r.records_loaded, r.records_bad, r.first_event, r.last_event)
+        for r in results
+    ]
+
+
+@pytest.fixture
+def merges_stopped(store: Store) -> Iterator[None]:
+    store.command("SYSTEM STOP MERGES flowlog_records")
+    yield
+    store.command("SYSTEM START MERGES flowlog_records")
+
+
+def test_small_files_loaded_together_give_what_loading_each_alone_gives(
+    loader: Loader, store: Store, tmp_path: Path, merges_stopped: None
+) -> None:
+    # Arrange: two default-format fixtures (one with bad lines 3 and 5), a custom format, and a
+    # file of the default format with flows of another interface
+    refs = [
+        file_ref(make.path(0)),
+        file_ref(make.path(1)),
+        file_ref(make.path(2)),
+        flow_file(tmp_path, 30, [flow(30, "198.51.100.20", 100), flow(31, "198.51.100.21", 200)]),
+    ]
+    alone = [loader.load(ref) for ref in refs]
+    expected = snapshot(store)
+    parts_alone = store.scalar("SELECT count() FROM system.parts WHERE active AND table = 'flowlog_records'")
+    truncate_all(store)
+    # Act
+    together = loader.load_many(refs)
+    # Assert: same records, line numbers, rejects, rollups and results; fewer INSERTs (parts)
+    assert snapshot(store) == expected
+    assert outcome(together) == outcome(alone)
+    assert [r.status for r in together] == [LOADED, LOADED, PARTIAL, LOADED]
+    parts_together = store.scalar(
+        "SELECT count() FROM system.parts WHERE active AND table = 'flowlog_records'"
+    )
+    assert (parts_alone, parts_together) == (4, 2)
+
+
+def test_a_bad_line_in_one_member_is_reported_with_its_own_line_number(
+    loader: Loader, store: Store, tmp_path: Path
+) -> None:
+    # Arrange: three files of one format; the middle one has a bad third line (file line 4)
+    first = flow_file(tmp_path, 1, [flow(1, "198.51.100.1", 10), flow(2, "198.51.100.2", 20)])
+    middle = flow_file(
+        tmp_path,
+        6,
+        [flow(6, "198.51.100.6", 60), flow(7, "198.51.100.7", 70), "2 bad line", flow(8, "x", 80)],
+    )
+    last = flow_file(tmp_path, 11, [flow(11, "198.51.100.11", 110)])
+    # Act
+    results = loader.load_many([first, middle, last])
+    # Assert: each object's counts, and the middle one's rejects at its own line numbers
+    assert [(r.status, r.records_read, r.records_loaded, r.records_bad) for r in results] == [
+        (LOADED, 2, 2, 0),
+        (PARTIAL, 4, 2, 2),
+        (LOADED, 1, 1, 0),
+    ]
+    rejected = store.rows("SELECT position, reason FROM ingest_rejects ORDER BY position")
+    assert rejected == [(4, "expected 14 fields (header), found 3"), (5, "bad dstaddr")]
+    lines = store.rows(
+        "SELECT position, bytes FROM flowlog_records FINAL WHERE remote_address = '198.51.100.11'"
+    )
+    assert lines == [(2, 110)]
+
+
+def test_a_retry_grouped_differently_never_counts_a_flow_twice(
+    loader: Loader, store: Store, tmp_path: Path
+) -> None:
+    # Arrange: three objects loaded together, then a retry that brings two of them with another
+    refs = [flow_file(tmp_path, m, [flow(m, f"198.51.100.{m}", 1000 + m)]) for m in (1, 2, 3, 4)]
+    loader.load_many(refs[:3])
+    before = snapshot(store)
+    # Act: a redelivered message grouped otherwise (objects 2 and 3 again, with object 4)
+    again = loader.load_many([refs[2], refs[1], refs[3]])
+    # Assert: objects 2 and 3 keep their figures; only object 4's flow is new
+    assert [(r.status, r.records_loaded) for r in again] == [(LOADED, 1)] * 3
+    after = snapshot(store)
+    assert [row for row in after["remote"] if row not in before["remote"]] == [
+        (ENI, row[1], "198.51.100.4", 443, "fl-0batch00000000001", 1, 1004) for row in after["remote"][3:]
+    ]
+    assert sum(row[6] for row in after["remote"]) == 1001 + 1002 + 1003 + 1004
