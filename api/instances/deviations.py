@@ -5,7 +5,8 @@ interfaces) in the window before the scope. A remote address never seen there is
 NEW_REMOTE_ADDRESS (value: the address); a known address reached on a service port never seen
 with it is NEW_REMOTE_PORT (value: `<address>:<port>`). Ephemeral client ports are stored as 0 by
 the rollup and never count. Credentials used off-instance are computed by the general deviations
-machinery, which asks api.instances.addresses.known_addresses.
+machinery, which asks api.instances.addresses.known_addresses and, for the NAT gateways of the
+instance's VPC, api.instances.reads.nat_addresses.
 """
 
 from __future__ import annotations

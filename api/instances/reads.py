@@ -198,11 +198,18 @@ def _owners_of(
         )
         for interface, instance, when in cuts:
             changes[str(interface)].append((_utc(when), 1, str(instance)))
-    return {interface: _owners(ties) for interface, ties in changes.items()}
+    return {interface: holders(ties) for interface, ties in changes.items()}
 
 
-def _owners(changes: list[tuple[datetime, int, str]]) -> list[tuple[str, datetime, datetime]]:
-    """Who held one interface when: (instance, from, to) from its ties (cut 0) and detachments (1)."""
+def holders(changes: Sequence[tuple[datetime, int, str]]) -> list[tuple[str, datetime, datetime]]:
+    """Who held one interface when: (instance, from, to) from its ties (time, 0, instance: the
+    interface was the instance's then) and detachments (time, 1, instance: it stopped being so).
+
+    A tie of another instance ends the holder's span and starts the next; a detachment of the
+    holder ends its span, and no one holds the interface until the next tie. The first holder
+    holds it from the beginning and the last to the end (a finding or a flow may see an
+    interface after or before any record tied it).
+    """
     spans: list[tuple[str, datetime, datetime]] = []
     owner: str | None = None
     since = EPOCH
