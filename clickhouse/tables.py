@@ -23,6 +23,8 @@ FLOWLOG_REMOTE_HOURLY: Final = "flowlog_remote_hourly"
 FLOWLOG_INTERFACE_HOURLY: Final = "flowlog_interface_hourly"
 INSTANCE_INTERFACES: Final = "instance_interfaces"
 INSTANCE_INVENTORY: Final = "instance_inventory"
+INSTANCE_ATTACHMENTS: Final = "instance_attachments"
+NAT_GATEWAY_ADDRESSES: Final = "nat_gateway_addresses"
 
 DIRECTORY_ACCOUNTS: Final = "directory_accounts"
 DIRECTORY_IDENTITY_CENTER_USERS: Final = "directory_identity_center_users"
@@ -87,4 +89,6 @@ DATA_TABLES: Final = (
     INSTANCE_INTERFACES,
     INSTANCE_INVENTORY,
     API_TOKENS,
+    INSTANCE_ATTACHMENTS,
+    NAT_GATEWAY_ADDRESSES,
 )

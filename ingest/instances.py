@@ -147,12 +147,15 @@ class InventoryInstance:
 
 
 def inventory_kind(head: bytes) -> str | None:
-    """'describe-instances' or 'config-snapshot' when the first bytes look like one, else None."""
+    """'describe-instances', 'describe-nat-gateways' or 'config-snapshot' when the first bytes look
+    like one, else None."""
     text = head.lstrip()[:4096]
     if not text.startswith(b"{"):
         return None
     if b'"Reservations"' in text:
         return "describe-instances"
+    if b'"NatGateways"' in text:
+        return "describe-nat-gateways"
     if b'"configurationItems"' in text and (
         b"AWS::EC2::Instance" in text or b"AWS::EC2::NetworkInterface" in text
     ):
@@ -288,10 +291,14 @@ def _interface(
         for e in _list(eni.get(key("ipv6Addresses")))
         if e.get(key("ipv6Address"))
     ]
+    attachment = _dict(eni.get(key("attachment")))
+    # An interface attached after the launch (moved from another instance) is this instance's from
+    # its attachment time: the launch time would claim the other instance's time with it.
+    since = _time(attachment.get(key("attachTime"))) or launch or observed_at
     return InterfaceObservation(
-        instance_id or str(_dict(eni.get(key("attachment"))).get(key("instanceId")) or ""),
+        instance_id or str(attachment.get(key("instanceId")) or ""),
         str(eni.get(key("networkInterfaceId")) or ""),
-        launch or observed_at, observed_at,
+        min(since, observed_at), observed_at,
         tuple(dict.fromkeys(private)), tuple(dict.fromkeys(public)), tuple(ipv6),
         source=INVENTORY, account_id=account, region=region, evidence=evidence,
     )  # fmt: skip

@@ -30,7 +30,7 @@ from api.cloudtrail.principals import PrincipalKind, PrincipalRef
 from api.deviations import reads
 from api.deviations.types import Baseline, BaselineLevel, Deviation, DeviationKind
 from api.instances.addresses import held_addresses
-from api.instances.reads import AddressSpan, address_spans
+from api.instances.reads import AddressSpan, NatAddress, address_spans, nat_addresses
 from clickhouse.client import Store
 
 
@@ -189,18 +189,20 @@ def sessions_deviations(
     addresses_f = _POOL.submit(reads.session_addresses, store, asks)
     instances = sorted({p.origin.identifier for p in on_instance if p.origin is not None})
     spans_f = _POOL.submit(address_spans, store, instances)
+    nat_f = _POOL.submit(nat_addresses, store, instances)
     role_first, account_first = history_f.result()
     account_rows = account_f.result()
     travel = dict(zip((p.key for p in plans), travel_f.result(), strict=True))
     addresses = dict(zip((p.key for p in on_instance), addresses_f.result(), strict=True))
-    spans = spans_f.result()
+    spans, nats = spans_f.result(), nat_f.result()
     found: dict[str, list[Deviation]] = {key: [] for key in keys}
     for plan in plans:
         role_complete = _on_or_before(role_first.get((plan.account, plan.role)), plan.window_start)
         account_complete = _on_or_before(account_first.get(plan.account), plan.window_start)
         found[plan.key] = _deviations(
             plan, role_rows.get((plan.account, plan.role), []), account_rows.get(plan.account, []),
-            role_complete, account_complete, travel[plan.key], addresses.get(plan.key), spans, limits,
+            role_complete, account_complete, travel[plan.key], addresses.get(plan.key), spans,
+            nats.get(plan.origin.identifier, []) if plan.on_instance and plan.origin else [], limits,
         )  # fmt: skip
     return found
 
@@ -297,7 +299,8 @@ def _account_days(plan: _Plan, rows: Sequence[reads.DayRow]) -> list[reads.DayRo
 def _deviations(
     plan: _Plan, role_key_days: Sequence[reads.KeyDay], account_key_days: Sequence[reads.DayRow],
     role_complete: bool, account_complete: bool, stops: Sequence[reads.Stop],
-    calls: Sequence[reads.LocatedCall] | None, spans: Sequence[AddressSpan], limits: Limits,
+    calls: Sequence[reads.LocatedCall] | None, spans: Sequence[AddressSpan], nats: Sequence[NatAddress],
+    limits: Limits,
 ) -> list[Deviation]:  # fmt: skip
     """One session's deviations from what the batched reads returned."""
     start, end, window_start, origin = plan.start, plan.end, plan.window_start, plan.origin
@@ -318,7 +321,7 @@ def _deviations(
     found += _travel(stops, limits)
     if calls is not None and origin is not None:
         known = held_addresses(spans, [origin.identifier], window_start, end).get(origin.identifier, set())
-        found += _off_instance(known, calls, plan.key, origin.identifier, window_start, end)
+        found += _off_instance(known, nats, calls, plan.key, origin.identifier, window_start, end)
     return sorted(found, key=lambda d: (-d.severity, d.kind, d.first_seen or start, d.value))
 
 
@@ -460,6 +463,7 @@ def _place(call: reads.LocatedCall | reads.Stop) -> str:
 
 def _off_instance(
     known: set[str],
+    nats: Sequence[NatAddress],
     calls: Sequence[reads.LocatedCall],
     key: str,
     instance_id: str,
@@ -471,8 +475,10 @@ def _off_instance(
     The instance's addresses: those it is known to have had (flow logs, inventory), and those most of
     its other sessions in the window used (every refreshed credential is used from the instance).
     The session's own addresses are never trusted on their own: a stolen key can be used by the
-    attacker before the instance uses it. Only calls from AWS service hostnames, calls a service
-    made for the session (invokedBy) and VPC-endpoint calls are left out (already out of `calls`).
+    attacker before the instance uses it. A call from an address of a NAT gateway of the instance's
+    VPC, made while the gateway had it, is the instance's own (its path to AWS from a private
+    subnet). Calls from AWS service hostnames or `AWS Internal`, calls a service made for the
+    session (invokedBy) and VPC-endpoint calls are left out (already out of `calls`).
     """
     by_session: dict[str, set[str]] = {}
     for call in calls:
@@ -486,11 +492,13 @@ def _off_instance(
             for ip in ips:
                 counts[ip] = counts.get(ip, 0) + 1
         home |= {ip for ip, n in counts.items() if n >= needed}
-    if not home:
+    if not home and not nats:
         return []
     found: dict[str, Deviation] = {}
     for call in calls:
         if call.session_key != key or call.source_ip in home or call.source_ip in found:
+            continue
+        if _through_nat(nats, call):
             continue
         found[call.source_ip] = Deviation(
             kind=DeviationKind.CREDENTIALS_OFF_INSTANCE,
@@ -498,7 +506,8 @@ def _off_instance(
             first_seen=ct_reads.utc(call.event_time),
             severity=1.0,
             detail=f"instance {instance_id} credentials used from {call.source_ip} ({_place(call)}); "
-            f"the instance's addresses: {', '.join(sorted(home))}",
+            f"the instance's addresses: {', '.join(sorted(home)) or 'none known'}"
+            + (f"; NAT gateways of its VPC: {', '.join(sorted({n.address for n in nats}))}" if nats else ""),
             baselines=[
                 Baseline(
                     level=BaselineLevel.INSTANCE,
@@ -510,9 +519,15 @@ def _off_instance(
                     total=len(others),
                 )
             ],
-            event_ids=[call.call_id],
+            # Every call of the session from that address (the first MAX_CALLS_PER_ADDRESS).
+            event_ids=list(call.call_ids) or [call.call_id],
         )
     return list(found.values())
+
+
+def _through_nat(nats: Sequence[NatAddress], call: reads.LocatedCall) -> bool:
+    when = ct_reads.utc(call.event_time)
+    return any(n.address == call.source_ip and n.valid_from <= when < n.valid_to for n in nats)
 
 
 def in_scope(

@@ -12,7 +12,7 @@ and instance checks, the located calls of each session's keys around it (one sca
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from clickhouse import tables
@@ -27,6 +27,8 @@ KINDS = ("api", "country", "city", "asn", "user_agent")
 MAX_EVENT_IDS = 5
 # Calls read for travel and address checks around one session; beyond it the check says so.
 MAX_LOCATED_CALLS = 50_000
+# Calls listed for one address of a session (off-instance use shows the attacker's calls).
+MAX_CALLS_PER_ADDRESS = 20
 
 
 @dataclass(frozen=True)
@@ -223,6 +225,9 @@ class LocatedCall:
     city: str
     latitude: float
     longitude: float
+    # Ids of the calls of the same key from the same address in the range, the first one included
+    # (at most MAX_CALLS_PER_ADDRESS), when the read gathers them.
+    call_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -318,20 +323,24 @@ def travel_stops(store: Store, asks: Sequence[Around]) -> list[list[Stop]]:
 
 
 def session_addresses(store: Store, asks: Sequence[Around]) -> list[list[LocatedCall]]:
-    """For each ask, each address each of its keys called from in [start, end], with its first call:
-    not services' hostnames, not VPC-endpoint calls, not calls a service made for the caller
-    (invokedBy). One query for every ask: the calls of each (key, address), oldest first, are
-    gathered once, and each ask takes the first of them in its range."""
+    """For each ask, each address each of its keys called from in [start, end], with its first call
+    (and the ids of its first MAX_CALLS_PER_ADDRESS calls): not services' hostnames, not VPC-endpoint
+    calls, not calls a service made for the caller (invokedBy). One query for every ask: the calls
+    of each (key, address), oldest first, are gathered once, and each ask takes those in its range."""
     if not asks:
         return []
     params = _ask_params(asks)
     rows = store.read(
         f"""SELECT a, first.1 AS t, session_key, first.2, source_ip_address, first.3, first.4, first.5,
-            first.6, first.7
+            first.6, first.7, arrayMap(x -> x.2, within)
         FROM (
             SELECT p.a AS a, g.session_key AS session_key, g.source_ip_address AS source_ip_address,
-                arrayFirst(x -> x.1 >= {{ask_starts:Array(DateTime)}}[p.a]
-                                AND x.1 <= {{ask_ends:Array(DateTime)}}[p.a], g.calls) AS first
+                -- The calls are in time order: the first at or after the start, and the next few
+                -- up to the end (a busy address has thousands: no copy of them all).
+                arrayFirstIndex(x -> x.1 >= {{ask_starts:Array(DateTime)}}[p.a], g.calls) AS from_index,
+                arrayFilter(x -> x.1 <= {{ask_ends:Array(DateTime)}}[p.a],
+                            arraySlice(g.calls, from_index, {{per_address:UInt32}})) AS within,
+                within[1] AS first
             FROM (
                 SELECT session_key, source_ip_address,
                     arraySort(groupArray((event_time, concat(recipient_account_id, ':', event_id),
@@ -345,13 +354,14 @@ def session_addresses(store: Store, asks: Sequence[Around]) -> list[list[Located
             ) AS g
             INNER JOIN ({_PAIRS}) AS p ON g.session_key = p.pair_key
         )
-        WHERE t >= {{ask_starts:Array(DateTime)}}[a]
+        WHERE notEmpty(within)
         ORDER BY a, t, session_key LIMIT {{limit:UInt32}} BY a""",
-        params,
+        {**params, "per_address": MAX_CALLS_PER_ADDRESS},
     )
     found: list[list[LocatedCall]] = [[] for _ask in asks]
     for row in rows:
-        found[int(row[0]) - 1].append(_located(row[1:]))
+        call = replace(_located(row[1:10]), call_ids=tuple(str(i) for i in row[10]))
+        found[int(row[0]) - 1].append(call)
     return found
 
 

@@ -22,6 +22,31 @@ T_REMOTE = tables.FLOWLOG_REMOTE_HOURLY
 _REMOTE_KEY = "interface_id, hour, remote_address, remote_port, local_port, protocol, direction, action"
 
 
+# Open ends of an interface span: an interface that never moved is its instance's for all time.
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+FOREVER = datetime(2105, 12, 31, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class InterfaceSpan:
+    """An interface over the time it belonged to one instance, [valid_from, valid_to).
+
+    Reads given spans keep to the hours of each span (an hour that a move falls in counts on both
+    sides); a bare interface id, or a span with open ends, reads all of its hours.
+    """
+
+    interface_id: str
+    valid_from: datetime = EPOCH
+    valid_to: datetime = FOREVER
+
+    @property
+    def bounded(self) -> bool:
+        return self.valid_from > EPOCH or self.valid_to < FOREVER
+
+
+Interfaces = Sequence[str | InterfaceSpan]
+
+
 @dataclass(frozen=True)
 class TrafficBucket:
     start: datetime
@@ -104,15 +129,35 @@ def _remote_deduped(where: str) -> str:
 
 
 _SCOPE = "hour >= toStartOfHour({start:DateTime}) AND hour < {end:DateTime}"
-_BY_INTERFACES = f"interface_id IN {{interfaces:Array(String)}} AND {_SCOPE}"
+_IN_INTERFACES = "interface_id IN {interfaces:Array(String)}"
+_BY_INTERFACES = f"{_IN_INTERFACES} AND {_SCOPE}"
+# Spans are few per instance: a short array scan per rollup row, only when an interface moved.
+_WITHIN_SPANS = """arrayExists((i, f, t) -> i = interface_id AND hour >= toStartOfHour(f) AND hour < t,
+    {span_interfaces:Array(String)}, {span_from:Array(DateTime)}, {span_to:Array(DateTime)})"""
+
+
+def _by_interfaces(interfaces: Interfaces, *, scoped: bool = True) -> tuple[str, dict[str, Any]]:
+    """The WHERE condition and parameters that keep rollup rows to the interfaces (and their spans)."""
+    spans = [InterfaceSpan(i) if isinstance(i, str) else i for i in interfaces]
+    where = _BY_INTERFACES if scoped else _IN_INTERFACES
+    params: dict[str, Any] = {"interfaces": sorted({s.interface_id for s in spans})}
+    if any(s.bounded for s in spans):
+        where = f"{where} AND {_WITHIN_SPANS}"
+        params.update(
+            span_interfaces=[s.interface_id for s in spans],
+            span_from=[s.valid_from for s in spans],
+            span_to=[s.valid_to for s in spans],
+        )
+    return where, params
 
 
 def traffic(
-    store: Store, interfaces: Sequence[str], start: datetime, end: datetime, bucket_seconds: int
+    store: Store, interfaces: Interfaces, start: datetime, end: datetime, bucket_seconds: int
 ) -> list[TrafficBucket]:
     """Traffic of the interfaces per time bucket (an hour or a day), oldest first."""
     if not interfaces:
         return []
+    where, params = _by_interfaces(interfaces)
     rows = store.read(
         f"""SELECT toStartOfInterval(hour, toIntervalSecond({{bucket:UInt32}}), 'UTC') AS bucket,
                 sum(best.1), sum(best.2), sum(best.3), sum(best.4), sum(best.5), sum(best.6), sum(best.7),
@@ -129,13 +174,13 @@ def traffic(
                         sum(rejected) AS f_rejected,
                         sum(nodata) AS f_nodata, sum(skipdata) AS f_skipdata
                     FROM {T_INTERFACE}
-                    WHERE {_BY_INTERFACES}
+                    WHERE {where}
                     GROUP BY interface_id, hour, flow_log_id
                 )
                 GROUP BY interface_id, hour
             )
             GROUP BY bucket ORDER BY bucket""",
-        {"interfaces": list(interfaces), "start": start, "end": end, "bucket": bucket_seconds},
+        {**params, "start": start, "end": end, "bucket": bucket_seconds},
     )
     return [TrafficBucket(utc(r[0]), *(int(v) for v in r[1:])) for r in rows]
 
@@ -154,7 +199,7 @@ _PEER_COLUMNS = """
 
 
 def remote_peers(
-    store: Store, interfaces: Sequence[str], start: datetime, end: datetime, first: int,
+    store: Store, interfaces: Interfaces, start: datetime, end: datetime, first: int,
     after: tuple[int, str] | None,
 ) -> tuple[list[RemotePeer], bool]:  # fmt: skip
     """The remote addresses the interfaces exchanged traffic with, most bytes first (keyset page)."""
@@ -166,12 +211,13 @@ def remote_peers(
         else "HAVING total < {after_total:UInt64}"
         " OR (total = {after_total:UInt64} AND remote_address > {after_address:String})"
     )
-    params: dict[str, Any] = {"interfaces": list(interfaces), "start": start, "end": end, "limit": first + 1}
+    where, params = _by_interfaces(interfaces)
+    params.update(start=start, end=end, limit=first + 1)
     if after is not None:
         params.update(after_total=after[0], after_address=after[1])
     rows = store.read(
         f"""SELECT {_PEER_COLUMNS}
-            FROM ({_remote_deduped(_BY_INTERFACES)})
+            FROM ({_remote_deduped(where)})
             GROUP BY remote_address {having}
             ORDER BY total DESC, remote_address LIMIT {{limit:UInt32}}""",
         params,
@@ -188,18 +234,19 @@ def _peer(row: Sequence[Any]) -> RemotePeer:
 
 
 def contacts(
-    store: Store, interfaces: Sequence[str], start: datetime, end: datetime
+    store: Store, interfaces: Interfaces, start: datetime, end: datetime
 ) -> tuple[list[Contact], list[Contact]]:
     """Accepted remote addresses, and (address, remote service port) pairs, of the interfaces in a
     time range, each with its flows and bytes."""
     if not interfaces:
         return [], []
+    where, params = _by_interfaces(interfaces)
     rows = store.read(
         f"""SELECT remote_address, remote_port, sum(d_flows), sumIf(d_bytes, direction = 'egress'),
                 sumIf(d_bytes, direction = 'ingress'), min(d_first), max(d_last)
-            FROM ({_remote_deduped(_BY_INTERFACES + " AND action = 'ACCEPT'")})
+            FROM ({_remote_deduped(where + " AND action = 'ACCEPT'")})
             GROUP BY remote_address, remote_port ORDER BY remote_address, remote_port""",
-        {"interfaces": list(interfaces), "start": start, "end": end},
+        {**params, "start": start, "end": end},
     )
     ports = [
         Contact(str(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4]), utc(r[5]), utc(r[6])) for r in rows
@@ -223,25 +270,23 @@ def contacts(
     return [replace(c, port=0) for c in addresses.values()], [c for c in ports if c.port]
 
 
-def activity_span(store: Store, interfaces: Sequence[str]) -> tuple[datetime, datetime] | None:
+def activity_span(store: Store, interfaces: Interfaces) -> tuple[datetime, datetime] | None:
     """The first and last hour with flows of the interfaces (for default scopes and baselines)."""
     if not interfaces:
         return None
-    row = store.read(
-        f"""SELECT min(hour), max(hour), count() FROM {T_INTERFACE}
-            WHERE interface_id IN {{interfaces:Array(String)}}""",
-        {"interfaces": list(interfaces)},
-    )[0]
+    where, params = _by_interfaces(interfaces, scoped=False)
+    row = store.read(f"SELECT min(hour), max(hour), count() FROM {T_INTERFACE} WHERE {where}", params)[0]
     return (utc(row[0]), utc(row[1])) if int(row[2]) else None
 
 
-def active_days(store: Store, interfaces: Sequence[str], start: datetime, end: datetime) -> int:
+def active_days(store: Store, interfaces: Interfaces, start: datetime, end: datetime) -> int:
     if not interfaces:
         return 0
+    where, params = _by_interfaces(interfaces)
     return int(
         store.read(
-            f"SELECT uniqExact(toDate(hour)) FROM {T_INTERFACE} WHERE {_BY_INTERFACES} AND flows > 0",
-            {"interfaces": list(interfaces), "start": start, "end": end},
+            f"SELECT uniqExact(toDate(hour)) FROM {T_INTERFACE} WHERE {where} AND flows > 0",
+            {**params, "start": start, "end": end},
         )[0][0]
     )
 

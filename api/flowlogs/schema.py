@@ -31,6 +31,9 @@ async def address_talkers(
     start, end = scope(from_, to)
     store = info.context.store
     talkers = await run_in_threadpool(reads.address_talkers, store, address.strip(), start, end, size)
-    unmapped = [t.interface_id for t in talkers if not t.instance_id]
-    owners = await run_in_threadpool(instances_of_interfaces, store, unmapped) if unmapped else {}
+    # Flows without the instance-id field: the instance that held the interface when it last talked.
+    unmapped = {t.interface_id: t.last_seen for t in talkers if not t.instance_id}
+    owners = (
+        await run_in_threadpool(instances_of_interfaces, store, list(unmapped), unmapped) if unmapped else {}
+    )
     return [AddressTalker.build(t, t.instance_id or owners.get(t.interface_id, "")) for t in talkers]

@@ -5,7 +5,8 @@ interfaces) in the window before the scope. A remote address never seen there is
 NEW_REMOTE_ADDRESS (value: the address); a known address reached on a service port never seen
 with it is NEW_REMOTE_PORT (value: `<address>:<port>`). Ephemeral client ports are stored as 0 by
 the rollup and never count. Credentials used off-instance are computed by the general deviations
-machinery, which asks api.instances.addresses.known_addresses.
+machinery, which asks api.instances.addresses.known_addresses and, for the NAT gateways of the
+instance's VPC, api.instances.reads.nat_addresses.
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ _HEAVY_BYTES_OUT = 10 * 1024 * 1024
 
 def network_deviations(
     store: Store,
-    interfaces: Sequence[str],
+    interfaces: reads.Interfaces,
     start: datetime,
     end: datetime,
     baseline_days: int = BASELINE_DAYS,
 ) -> list[Deviation]:
-    """New remote addresses and ports of the interfaces in [start, end) against the baseline
-    window [start - baseline_days, start); the most recent first, at most MAX_DEVIATIONS."""
+    """New remote addresses and ports of the interfaces (or of interface spans: the time each was the
+    instance's) in [start, end) against the baseline window [start - baseline_days, start); the most
+    recent first, at most MAX_DEVIATIONS."""
     if not interfaces:
         return []
     window_start = start - timedelta(days=baseline_days)

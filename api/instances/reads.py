@@ -8,16 +8,20 @@ addresses once an attachment ties it to one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from api.flowlogs.reads import EPOCH, FOREVER, InterfaceSpan
 from clickhouse import tables
 from clickhouse.client import Store
 
 T_INTERFACES = tables.INSTANCE_INTERFACES
 T_INVENTORY = tables.INSTANCE_INVENTORY
+T_ATTACHMENTS = tables.INSTANCE_ATTACHMENTS
+T_NAT = tables.NAT_GATEWAY_ADDRESSES
+T_FLOW_INTERFACES = tables.FLOWLOG_INTERFACE_HOURLY
 
 
 @dataclass(frozen=True)
@@ -123,13 +127,212 @@ def known_instance(store: Store, instance_id: str) -> str | None:
     return str(rows[0][0]) if rows else None
 
 
-def instances_of_interfaces(store: Store, interface_ids: Sequence[str]) -> dict[str, str]:
-    """The instance each interface was last tied to, for interfaces some source ties to one."""
+def interface_spans(store: Store, instance_ids: Sequence[str]) -> dict[str, list[InterfaceSpan]]:
+    """The interfaces of each instance with the time each was the instance's, for flow reads.
+
+    Every observation that ties an interface to an instance (flows' instance-id field, launch and
+    attachment records, an inventory's attachment time, a finding) says the interface was that
+    instance's from the observation's start; a DetachNetworkInterface record (found through the
+    attachment id of the attachment it ends) says it stopped being so. An interface is its first
+    instance's from the beginning, and its last instance's to the end: one that never moved gets
+    one span with open ends, and its reads are those of the bare interface (one query here, and
+    the detachments are read only for interfaces that some other instance held).
+    """
+    if not instance_ids:
+        return {}
+    mine = f"""SELECT interface_id FROM {T_INTERFACES}
+        WHERE instance_id IN {{ids:Array(String)}} AND interface_id != ''"""
+    owners = _owners_of(store, f"IN ({mine})", {"ids": list(instance_ids)})
+    found: dict[str, list[InterfaceSpan]] = {instance_id: [] for instance_id in instance_ids}
+    for interface, spans in sorted(owners.items()):
+        for instance, start, end in spans:
+            if instance in found:
+                found[instance].append(InterfaceSpan(interface, start, end))
+    return found
+
+
+def instances_of_interfaces(
+    store: Store, interface_ids: Sequence[str], at: Mapping[str, datetime] | None = None
+) -> dict[str, str]:
+    """The instance that held each interface at the given time (`at`, per interface), or last, for
+    interfaces some source ties to one."""
     if not interface_ids:
         return {}
+    owners = _owners_of(store, "IN {interfaces:Array(String)}", {"interfaces": list(interface_ids)})
+    found = {}
+    for interface, spans in owners.items():
+        when = (at or {}).get(interface)
+        held = [instance for instance, start, end in spans if when is not None and start <= when < end]
+        found[interface] = held[0] if held else spans[-1][0]
+    return found
+
+
+def _owners_of(
+    store: Store, selection: str, params: dict[str, Any]
+) -> dict[str, list[tuple[str, datetime, datetime]]]:
+    """Who held each interface (`interface_id <selection>`, a fixed SQL condition whose values are
+    in `params`) when, from its ties and detachments."""
     rows = store.read(
-        f"""SELECT interface_id, argMax(instance_id, valid_to) FROM {T_INTERFACES}
-            WHERE interface_id IN {{ids:Array(String)}} AND instance_id != '' GROUP BY interface_id""",
-        {"ids": list(interface_ids)},
+        f"""SELECT interface_id, instance_id, groupUniqArray(valid_from) FROM {T_INTERFACES}
+            WHERE interface_id {selection} AND instance_id != ''
+            GROUP BY interface_id, instance_id""",
+        params,
     )
-    return {str(interface): str(instance) for interface, instance in rows}
+    changes: dict[str, list[tuple[datetime, int, str]]] = {}
+    for interface, instance, starts in rows:
+        changes.setdefault(str(interface), []).extend((_utc(t), 0, str(instance)) for t in starts)
+    moved = sorted(i for i, ties in changes.items() if len({instance for _t, _c, instance in ties}) > 1)
+    if moved:
+        cuts = store.read(
+            f"""SELECT a.interface_id, a.instance_id, min(d.changed_at) FROM {T_ATTACHMENTS} AS d
+                INNER JOIN (
+                    SELECT DISTINCT interface_id, instance_id, attachment_id FROM {T_ATTACHMENTS}
+                    WHERE interface_id IN {{moved:Array(String)}} AND change = 'attached'
+                        AND attachment_id != '' AND instance_id != ''
+                ) AS a ON d.attachment_id = a.attachment_id
+                WHERE d.change = 'detached' AND d.attachment_id IN (
+                    SELECT attachment_id FROM {T_ATTACHMENTS}
+                    WHERE interface_id IN {{moved:Array(String)}} AND change = 'attached')
+                GROUP BY a.interface_id, a.instance_id, d.attachment_id""",
+            {"moved": moved},
+        )
+        for interface, instance, when in cuts:
+            changes[str(interface)].append((_utc(when), 1, str(instance)))
+    return {interface: holders(ties) for interface, ties in changes.items()}
+
+
+def holders(changes: Sequence[tuple[datetime, int, str]]) -> list[tuple[str, datetime, datetime]]:
+    """Who held one interface when: (instance, from, to) from its ties (time, 0, instance: the
+    interface was the instance's then) and detachments (time, 1, instance: it stopped being so).
+
+    A tie of another instance ends the holder's span and starts the next; a detachment of the
+    holder ends its span, and no one holds the interface until the next tie. The first holder
+    holds it from the beginning and the last to the end (a finding or a flow may see an
+    interface after or before any record tied it).
+    """
+    spans: list[tuple[str, datetime, datetime]] = []
+    owner: str | None = None
+    since = EPOCH
+    for when, cut, instance in sorted(changes):
+        if cut:
+            if owner == instance:
+                spans.append((instance, since, when))
+                owner = None
+            continue
+        if owner == instance:
+            continue
+        if owner is not None:
+            spans.append((owner, since, when))
+        # The first holder has it from the beginning; after a detachment, the next from its tie.
+        since = when if spans else EPOCH
+        owner = instance
+    if owner is not None:
+        spans.append((owner, since, FOREVER))
+    return spans
+
+
+@dataclass(frozen=True)
+class NatAddress:
+    """An address of a NAT gateway in an instance's VPC, over the time the gateway had it: calls
+    from the instance reach AWS from it."""
+
+    instance_id: str
+    vpc_id: str
+    nat_gateway_id: str
+    address: str
+    valid_from: datetime
+    valid_to: datetime
+
+
+def instance_vpcs(store: Store, instance_ids: Sequence[str]) -> dict[str, set[str]]:
+    """The VPCs each instance is known in: an inventory, its launch record, or else its interfaces'
+    flows (the vpc-id field of custom formats)."""
+    if not instance_ids:
+        return {}
+    rows = store.read(
+        f"""SELECT instance_id, vpc_id, '' FROM {T_INVENTORY} FINAL
+            WHERE instance_id IN {{ids:Array(String)}} AND vpc_id != ''
+            UNION ALL
+            SELECT DISTINCT instance_id, vpc_id, '' FROM {T_ATTACHMENTS}
+            WHERE instance_id IN {{ids:Array(String)}} AND vpc_id != ''
+            UNION ALL
+            SELECT DISTINCT instance_id, '', interface_id FROM {T_INTERFACES}
+            WHERE instance_id IN {{ids:Array(String)}} AND interface_id != ''""",
+        {"ids": list(instance_ids)},
+    )
+    found: dict[str, set[str]] = {instance_id: set() for instance_id in instance_ids}
+    interfaces: dict[str, set[str]] = {}
+    for instance, vpc, interface in rows:
+        if vpc:
+            found.setdefault(str(instance), set()).add(str(vpc))
+        else:
+            interfaces.setdefault(str(interface), set()).add(str(instance))
+    unknown = sorted(i for i, owners in interfaces.items() if any(not found.get(o) for o in owners))
+    if unknown:
+        for interface, vpc in store.read(
+            f"""SELECT interface_id, any(vpc_id) FROM {T_FLOW_INTERFACES}
+                WHERE interface_id IN {{interfaces:Array(String)}} AND vpc_id != '' GROUP BY interface_id""",
+            {"interfaces": unknown},
+        ):
+            for instance in interfaces[str(interface)]:
+                found.setdefault(instance, set()).add(str(vpc))
+    return found
+
+
+def nat_addresses(store: Store, instance_ids: Sequence[str]) -> dict[str, list[NatAddress]]:
+    """For each instance, the public and private addresses of the NAT gateways of its VPCs, each
+    from the gateway's record (creation, association) to its deletion. A public address that the
+    gateway's record names only by allocation id is the one its AllocateAddress record returned."""
+    found: dict[str, list[NatAddress]] = {instance_id: [] for instance_id in instance_ids}
+    if not instance_ids:
+        return found
+    # The VPCs that have NAT gateways first: a small table (a row per gateway address), read by its
+    # leading key; where no gateway is known, as in most stores without them, one short query.
+    with_gateways = {
+        str(vpc) for (vpc,) in store.read(f"SELECT DISTINCT vpc_id FROM {T_NAT} WHERE vpc_id != ''")
+    }
+    if not with_gateways:
+        return found
+    vpcs = instance_vpcs(store, instance_ids)
+    every_vpc = sorted({vpc for ids in vpcs.values() for vpc in ids} & with_gateways)
+    if not every_vpc:
+        return found
+    rows = store.read(
+        f"""WITH gateways AS (
+                SELECT DISTINCT nat_gateway_id FROM {T_NAT}
+                WHERE vpc_id IN {{vpcs:Array(String)}} AND nat_gateway_id != ''
+            )
+            SELECT nat_gateway_id, vpc_id, allocation_id, public_ip, private_ip, change, changed_at
+            FROM {T_NAT} WHERE nat_gateway_id IN (SELECT nat_gateway_id FROM gateways)
+            UNION ALL
+            SELECT '', '', allocation_id, public_ip, '', change, changed_at FROM {T_NAT}
+            WHERE change = 'allocated' AND allocation_id IN (
+                SELECT allocation_id FROM {T_NAT}
+                WHERE nat_gateway_id IN (SELECT nat_gateway_id FROM gateways) AND allocation_id != '')""",
+        {"vpcs": every_vpc},
+    )
+    allocated: dict[str, str] = {}
+    vpc_of: dict[str, str] = {}
+    deleted: dict[str, datetime] = {}
+    addresses: list[tuple[str, str, str, str, datetime]] = []
+    for gateway, vpc, allocation, public, private, change, when in rows:
+        gateway, change, at = str(gateway), str(change), _utc(when)
+        if change == "allocated":
+            allocated[str(allocation)] = str(public)
+        elif change == "deleted":
+            deleted[gateway] = min(at, deleted.get(gateway, at))
+        else:
+            vpc_of[gateway] = str(vpc) or vpc_of.get(gateway, "")
+            addresses.append((gateway, str(allocation), str(public), str(private), at))
+    since: dict[tuple[str, str], datetime] = {}
+    for gateway, allocation, public, private, at in addresses:
+        for address in (public or allocated.get(allocation, ""), private):
+            if address:
+                since[(gateway, address)] = min(at, since.get((gateway, address), at))
+    for (gateway, address), start in sorted(since.items()):
+        vpc = vpc_of.get(gateway, "")
+        for instance_id, ids in vpcs.items():
+            if vpc in ids and instance_id in found:
+                end = deleted.get(gateway, FOREVER)
+                found[instance_id].append(NatAddress(instance_id, vpc, gateway, address, start, end))
+    return found

@@ -75,11 +75,14 @@ class NetworkSummary:
     nodata_windows: int
     skipdata_windows: int
 
+    # The interfaces with the time each was the instance's (traffic after a move is the other's).
+    held: strawberry.Private[list[flows.InterfaceSpan]]
+
     @field(description="The same traffic per hour or per day with traffic, oldest first (at most 2000).")
     async def series(self, info: Info, bucket: BucketSizeEnum = BucketSize.HOUR) -> list[TrafficPoint]:  # type: ignore[valid-type]
         seconds = BUCKET_SECONDS[BucketSize(bucket)]
         rows = await run_in_threadpool(
-            flows.traffic, info.context.store, self.interfaces, self.start, self.end, seconds
+            flows.traffic, info.context.store, self.held, self.start, self.end, seconds
         )
         if len(rows) > MAX_POINTS:
             raise BadRequest(f"more than {MAX_POINTS} points: use bucket DAY or a narrower scope")
@@ -91,6 +94,18 @@ async def _interfaces(info: Info, instance_id: str) -> list[str]:
     if instance_id not in cache:
         cache[instance_id] = asyncio.ensure_future(
             run_in_threadpool(reads.interfaces_of, info.context.store, [instance_id])
+        )
+    return (await cache[instance_id]).get(instance_id, [])
+
+
+async def _held(info: Info, instance_id: str) -> list[flows.InterfaceSpan]:
+    """The instance's interfaces over the time each was its own (one read per request)."""
+    cache: dict[str, asyncio.Task[dict[str, list[flows.InterfaceSpan]]]] = info.context.extras.setdefault(
+        "interface_spans", {}
+    )
+    if instance_id not in cache:
+        cache[instance_id] = asyncio.ensure_future(
+            run_in_threadpool(reads.interface_spans, info.context.store, [instance_id])
         )
     return (await cache[instance_id]).get(instance_id, [])
 
@@ -137,10 +152,10 @@ class InstanceFields:
     @field(description="Bytes and packets in and out, accepted and rejected flows (default: all retained).")
     async def network(self, info: Info, from_: From = None, to: datetime | None = None) -> NetworkSummary:
         start, end = scope(from_, to)
-        interfaces = await _interfaces(info, self.identifier)
-        points = await run_in_threadpool(flows.traffic, info.context.store, interfaces, start, end, 86400)
+        held = await _held(info, self.identifier)
+        points = await run_in_threadpool(flows.traffic, info.context.store, held, start, end, 86400)
         return NetworkSummary(
-            start=start, end=end, interfaces=interfaces,
+            start=start, end=end, interfaces=sorted({s.interface_id for s in held}), held=held,
             bytes_in=sum(p.bytes_in for p in points), bytes_out=sum(p.bytes_out for p in points),
             packets_in=sum(p.packets_in for p in points), packets_out=sum(p.packets_out for p in points),
             accepted_flows=sum(p.accepted_flows for p in points),
@@ -159,9 +174,9 @@ class InstanceFields:
         cursor = decode_cursor("remote", after, 2)
         position = (int(cursor[0]), str(cursor[1])) if cursor else None
         start, end = scope(from_, to)
-        interfaces = await _interfaces(info, self.identifier)
+        held = await _held(info, self.identifier)
         peers, more = await run_in_threadpool(
-            flows.remote_peers, info.context.store, interfaces, start, end, size, position
+            flows.remote_peers, info.context.store, held, start, end, size, position
         )
         edges = [
             RemoteAddressEdge(
@@ -181,10 +196,10 @@ async def instance_network_deviations(
 ) -> list[Deviation]:
     """Remote addresses and ports new against the instance's own baseline (45 days before the
     scope; default scope: the last day with flows)."""
-    interfaces = await _interfaces(info, instance_id)
+    held = await _held(info, instance_id)
     store = info.context.store
     if from_ is None and to is None:
-        span = await run_in_threadpool(flows.activity_span, store, interfaces)
+        span = await run_in_threadpool(flows.activity_span, store, held)
         if span is None:
             return []
         end = span[1] + timedelta(hours=1)
@@ -194,7 +209,7 @@ async def instance_network_deviations(
         start = storable_time(from_, "from") if from_ else end - DEFAULT_DEVIATION_SCOPE
         if start >= end:
             raise BadRequest("`from` must be before `to`")
-    return await run_in_threadpool(network_deviations, store, interfaces, start, end)
+    return await run_in_threadpool(network_deviations, store, held, start, end)
 
 
 def span_end_now() -> datetime:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -15,6 +16,7 @@ from ingest.instances import (
     observations_from_finding,
     parse_inventory,
 )
+from ingest.nat_gateways import nat_gateway_rows, parse_nat_gateways
 
 SNAPSHOT_TIME = datetime(2024, 6, 4, 12, tzinfo=UTC)
 DESCRIBE = {
@@ -133,12 +135,67 @@ def test_a_config_snapshot_gives_instances_and_attached_interfaces() -> None:
     [
         pytest.param(orjson.dumps(DESCRIBE), "describe-instances", id="describe-instances"),
         pytest.param(orjson.dumps(CONFIG), "config-snapshot", id="config-snapshot"),
+        pytest.param(b'{\n  "NatGateways": []}', "describe-nat-gateways", id="describe-nat-gateways"),
         pytest.param(b'{"Records": []}', None, id="trail"),
         pytest.param(b'[{"eventID": "x"}]', None, id="array"),
     ],
 )
 def test_inventories_are_told_by_their_first_bytes(head: bytes, kind: str | None) -> None:
     assert inventory_kind(head) == kind
+
+
+def test_an_interface_attached_after_the_launch_is_the_instances_from_its_attachment() -> None:
+    # Arrange: the instance's second interface, moved to it from another instance two days after launch
+    moved = {"NetworkInterfaceId": "eni-0aaa0000000000009", "PrivateIpAddress": "10.1.0.90",
+             "Attachment": {"AttachTime": "2024-06-03T09:30:00+00:00", "DeviceIndex": 1}}  # fmt: skip
+    document: dict[str, Any] = orjson.loads(orjson.dumps(DESCRIBE))
+    instance = document["Reservations"][0]["Instances"][0]
+    instance["NetworkInterfaces"].append(moved)
+    # Act
+    [found], _ = parse_inventory(orjson.dumps(document), SNAPSHOT_TIME, "inventory:x")
+    # Assert
+    since = {o.interface_id: o.seen_from for o in found.interfaces}
+    assert since["eni-0aaa0000000000009"] == datetime(2024, 6, 3, 9, 30, tzinfo=UTC)
+    assert since["eni-0aaa0000000000001"] == datetime(2024, 6, 1, 8, tzinfo=UTC)
+
+
+NAT_GATEWAYS = {
+    "NatGateways": [
+        {
+            "NatGatewayId": "nat-0aaa0000000000001", "VpcId": "vpc-0aaa0000000000001",
+            "SubnetId": "subnet-0aaa0000000000001", "State": "available",
+            "CreateTime": "2024-05-01T00:00:00.000Z",
+            "NatGatewayAddresses": [
+                {"AllocationId": "eipalloc-01", "PrivateIp": "10.1.0.5", "PublicIp": "54.0.0.5"},
+                {"AllocationId": "eipalloc-02", "PrivateIp": "10.1.0.6", "PublicIp": "54.0.0.6"},
+            ],
+        },
+        {
+            "NatGatewayId": "nat-0aaa0000000000002", "VpcId": "vpc-0aaa0000000000001", "State": "deleted",
+            "CreateTime": "2024-04-01T00:00:00Z", "DeleteTime": "2024-04-20T00:00:00Z",
+            "NatGatewayAddresses": [{"PrivateIp": "10.1.0.7", "PublicIp": "54.0.0.7"}],
+        },
+        {"NatGatewayId": "nat-0aaa0000000000003"},
+    ]
+}  # fmt: skip
+
+
+def test_describe_nat_gateways_gives_each_gateways_addresses_in_its_vpc() -> None:
+    # Arrange
+    vpc = "vpc-0aaa0000000000001"
+    # Act
+    found, unusable = parse_nat_gateways(NAT_GATEWAYS)
+    rows = nat_gateway_rows(found, "inventory:nat")
+    # Assert: every address from the creation; the deleted gateway's end; the entry without a VPC
+    assert unusable == 1
+    assert {(r[0][-1], r[1], r[4], r[5], r[6], r[10]) for r in rows} == {
+        ("1", vpc, "54.0.0.5", "10.1.0.5", "created", datetime(2024, 5, 1, tzinfo=UTC)),
+        ("1", vpc, "54.0.0.6", "10.1.0.6", "created", datetime(2024, 5, 1, tzinfo=UTC)),
+        ("2", vpc, "54.0.0.7", "10.1.0.7", "created", datetime(2024, 4, 1, tzinfo=UTC)),
+        ("2", vpc, "", "", "deleted", datetime(2024, 4, 20, tzinfo=UTC)),
+    }  # fmt: skip
+    with pytest.raises(ValueError, match="NatGateways"):
+        parse_nat_gateways({"NatGateways": {}})
 
 
 def test_not_an_inventory_is_a_clear_error() -> None:
