@@ -82,6 +82,15 @@ SELECT
 FROM flowlog_records AS r FINAL
 LEFT JOIN
 (
-    SELECT object_id, any(toString(region)) AS region FROM ingest_objects GROUP BY object_id
+    -- Only the objects of this partition: the ledger holds every object ever loaded (its key is
+    -- the object id, so the IN set reads just their granules).
+    SELECT object_id, any(toString(region)) AS region
+    FROM ingest_objects
+    WHERE object_id IN
+    (
+        SELECT DISTINCT splitByChar(':', object_id)[1] FROM flowlog_records
+        WHERE _partition_id = {partition:String}
+    )
+    GROUP BY object_id
 ) AS o ON o.object_id = splitByChar(':', r.object_id)[1]
 WHERE r._partition_id = {partition:String};
