@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench.flowlogs import DATA, ROOT, _cpu, _dataset, _rss
+from bench.flowlogs import DATA, ROOT, _cpu, _dataset, _rss, fresh_store
 
 Result = dict[str, Any]
 # Present until migration 0011 carries the views that skip replayed rows and the replay view.
@@ -67,21 +67,14 @@ def _timed(store: Any) -> Result:
 
 def task_rebuild(params: Result) -> Result:
     from clickhouse import migrate, tables
-    from clickhouse.client import Store
-    from clickhouse.retention import apply_retention
-    from clickhouse.settings import StoreSettings
     from ingest.load import Loader
     from ingest.sources import walk
 
     data_dir = Path(params["store"])
-    shutil.rmtree(data_dir, ignore_errors=True)
-    store = Store(StoreSettings(data_dir=data_dir, retention_days=0))
-    store.server_client().command(f"CREATE DATABASE IF NOT EXISTS {store.database}")
-    migrate.apply(store)
+    store = fresh_store(data_dir)
     if PROPOSED.exists():
         for statement in migrate.Migration(11, PROPOSED.name, PROPOSED).statements():
             store.command(statement)
-    apply_retention(store, 0)
     loader = Loader(store, retention_days=0)
     refs = list(walk(Path(params["root"]) / "AWSLogs"))
     started = time.perf_counter()
