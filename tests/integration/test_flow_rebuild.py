@@ -246,3 +246,31 @@ def test_the_replay_view_gives_the_columns_of_flowlog_parsed_in_order(replay_sto
     )
     # Assert: INSERT ... SELECT * is positional
     assert [row[0] for row in replay] == [row[0] for row in parsed]
+
+
+def test_a_flow_that_two_flow_logs_delivered_counts_once_after_a_rebuild(
+    fresh: Store, tmp_path: Path
+) -> None:
+    # Arrange: the default file's flows also delivered by a second flow log, in another column order
+    lines = make.FILES[next(iter(make.FILES))].splitlines()[1:]
+    fields = (
+        "interface-id version account-id srcaddr dstaddr srcport dstport protocol packets bytes start end "
+        "action log-status"
+    )
+    reordered = [" ".join([line.split()[2], *line.split()[:2], *line.split()[3:]]) for line in lines]
+    name = f"{make.ACCOUNT}_vpcflowlogs_eu-west-1_fl-0second000000009_20240603T1005Z_ff09.log"
+    other = tmp_path / "AWSLogs" / make.ACCOUNT / "vpcflowlogs" / "eu-west-1" / name
+    other.parent.mkdir(parents=True)
+    other.write_text("\n".join([fields, *reordered]) + "\n")
+    loader = Loader(fresh, retention_days=0)
+    loader.load(file_ref(make.path(0)))
+    loader.load(file_ref(other))
+    day = (datetime(2024, 6, 3, tzinfo=UTC), datetime(2024, 6, 4, tzinfo=UTC))
+    [loaded] = flow_reads.traffic(fresh, [make.ENI], *day, 86400)
+    _lose_rollups(fresh)
+    # Act
+    flow_rebuild.rebuild_flows(fresh)
+    # Assert: the seven records (five with traffic) replayed once each, the day's traffic as loaded
+    assert flow_reads.traffic(fresh, [make.ENI], *day, 86400) == [loaded]
+    assert (loaded.bytes_in, loaded.bytes_out) == (2200 + 90000 + 40, 5400 + 3000)
+    assert fresh.scalar(f"SELECT sum(flows) FROM {tables.FLOWLOG_INTERFACE_HOURLY}") == 5
