@@ -25,7 +25,7 @@ from typing import Any
 from bench.flowlogs import DATA, ROOT, _cpu, _dataset, _rss, fresh_store
 
 Result = dict[str, Any]
-# Present until migration 0011 carries the views that skip replayed rows and the replay view.
+# Present until a migration carries the views that skip replayed rows and the replay view.
 PROPOSED = ROOT / "PROPOSED_0011_fragment.sql"
 
 
