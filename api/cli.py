@@ -1,4 +1,4 @@
-"""The `roletrail` command: serve, worker, ingest, migrate, rebuild, demo.
+"""The `roletrail` command: serve, worker, ingest, migrate, rebuild (events, flows), demo.
 
 This module is the one place that imports all three packages: in the embedded mode one process
 owns the store and runs the API and the ingest workers together.
@@ -28,7 +28,7 @@ import dramatiq
 
 from api.permissions import load_or_create_token
 from api.settings import ApiSettings
-from clickhouse import migrate, rebuild, retention, tables
+from clickhouse import flow_rebuild, migrate, rebuild, retention, tables
 from clickhouse.client import Store
 from clickhouse.errors import StorageError, StoreLocked
 from clickhouse.settings import StoreSettings
@@ -169,12 +169,23 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_rebuild(args: argparse.Namespace) -> int:
     store = open_store(StoreSettings(), owner=True)
     try:
-        settings = IngestSettings()
-        geolocator = geo.from_paths(settings.geoip_db, settings.geoip_asn_db)
-        if geolocator is not None:  # events loaded before geolocation existed get it in the replay
-            geolocator.add_stored_addresses(store)
-        count = rebuild.rebuild(store, lambda p, i, n: print(f"partition {p} ({i}/{n})", file=sys.stderr))
-        print(f"rebuilt derived tables from {count} partitions of events")
+        if args.what in ("events", "all"):
+            settings = IngestSettings()
+            geolocator = geo.from_paths(settings.geoip_db, settings.geoip_asn_db)
+            if geolocator is not None:  # events loaded before geolocation existed get it in the replay
+                geolocator.add_stored_addresses(store)
+            count = rebuild.rebuild(store, lambda p, i, n: print(f"partition {p} ({i}/{n})", file=sys.stderr))
+            print(f"rebuilt derived tables from {count} partitions of events")
+        if args.what in ("flows", "all"):
+            started = time.monotonic()
+            done = flow_rebuild.rebuild_flows(
+                store, lambda p, i, n: print(f"flow partition {p} ({i}/{n})", file=sys.stderr)
+            )
+            seconds = time.monotonic() - started
+            print(
+                f"rebuilt flow rollups from {done.records:,} records in {done.partitions} partitions "
+                f"({seconds:.1f} s)"
+            )
         return 0
     finally:
         store.close()
@@ -358,7 +369,12 @@ def build_parser() -> argparse.ArgumentParser:
     mig = sub.add_parser("migrate", help="apply pending migrations (or show status)")
     mig.add_argument("action", nargs="?", choices=["apply", "status"], default="apply")
     mig.set_defaults(func=cmd_migrate)
-    sub.add_parser("rebuild", help="rebuild derived tables from stored events").set_defaults(func=cmd_rebuild)
+    rebuild_cmd = sub.add_parser("rebuild", help="rebuild derived tables from stored events or flow records")
+    rebuild_cmd.add_argument(
+        "what", nargs="?", choices=["events", "flows", "all"], default="events",
+        help="events: tables derived from CloudTrail events (default); flows: the flow log rollups",
+    )  # fmt: skip
+    rebuild_cmd.set_defaults(func=cmd_rebuild)
     demo = sub.add_parser("demo", help="write the demo dataset (S3 layout)")
     demo.add_argument("--out", default=".roletrail/demo")
     demo.add_argument("--events", type=int, default=50_000)

@@ -115,20 +115,27 @@ def task_generate(params: Result) -> Result:
     return result
 
 
-def task_ingest(params: Result) -> Result:
+def fresh_store(data_dir: Path) -> Any:
+    """A migrated embedded store in an emptied directory, keeping everything (retention 0)."""
     from clickhouse import migrate
     from clickhouse.client import Store
     from clickhouse.retention import apply_retention
     from clickhouse.settings import StoreSettings
-    from ingest.load import Loader
-    from ingest.sources import walk
 
-    data_dir = Path(params["store"])
     shutil.rmtree(data_dir, ignore_errors=True)
     store = Store(StoreSettings(data_dir=data_dir, retention_days=0))
     store.server_client().command(f"CREATE DATABASE IF NOT EXISTS {store.database}")
     migrate.apply(store)
     apply_retention(store, 0)
+    return store
+
+
+def task_ingest(params: Result) -> Result:
+    from ingest.load import Loader
+    from ingest.sources import walk
+
+    data_dir = Path(params["store"])
+    store = fresh_store(data_dir)
     loader = Loader(store, retention_days=0)
     refs = list(walk(Path(params["root"]) / "AWSLogs"))
     cpu0 = _cpu()

@@ -18,14 +18,7 @@ def rebuild(store: Store, progress: Callable[[str, int, int], None] | None = Non
     """Refill every derived table from the stored events; returns the number of partitions replayed."""
     for table in tables.DERIVED_FROM_EVENTS:
         store.command(f"TRUNCATE TABLE IF EXISTS {table}")
-    partitions = [
-        str(row[0])
-        for row in store.rows(
-            "SELECT DISTINCT partition_id FROM system.parts WHERE database = currentDatabase() "
-            "AND table = {table:String} AND active ORDER BY partition_id",
-            {"table": tables.CLOUDTRAIL_EVENTS},
-        )
-    ]
+    partitions = stored_partitions(store, tables.CLOUDTRAIL_EVENTS)
     run = uuid.uuid4().hex
     for index, partition in enumerate(partitions, 1):
         store.command(
@@ -41,3 +34,15 @@ def rebuild(store: Store, progress: Callable[[str, int, int], None] | None = Non
         if progress:
             progress(partition, index, len(partitions))
     return len(partitions)
+
+
+def stored_partitions(store: Store, table: str) -> list[str]:
+    """The ids of the partitions that hold rows of a table, in order (YYYYMM for monthly ones)."""
+    return [
+        str(row[0])
+        for row in store.rows(
+            "SELECT DISTINCT partition_id FROM system.parts WHERE database = currentDatabase() "
+            "AND table = {table:String} AND active ORDER BY partition_id",
+            {"table": table},
+        )
+    ]

@@ -17,6 +17,8 @@ CLOUDTRAIL_ACCOUNT_DAYS: Final = "cloudtrail_account_days"
 GEOIP_ADDRESSES: Final = "geoip_addresses"
 
 FLOWLOG_LANDING: Final = "flowlog_landing"
+FLOWLOG_PARSED: Final = "flowlog_parsed"
+FLOWLOG_RECORDS_REPLAY: Final = "flowlog_records_replay"
 FLOWLOG_RECORDS: Final = "flowlog_records"
 FLOWLOG_LOAD_COUNTS: Final = "flowlog_load_counts"
 FLOWLOG_REMOTE_HOURLY: Final = "flowlog_remote_hourly"
@@ -61,6 +63,10 @@ DERIVED_FROM_EVENTS: Final = (
     CLOUDTRAIL_ROLE_DAYS,
     CLOUDTRAIL_ACCOUNT_DAYS,
 )
+
+# Rollups of flowlog_records filled by materialized views on flowlog_parsed (besides the flow rows of
+# instance_interfaces); `roletrail rebuild flows` refills them, one partition (month) at a time.
+FLOW_ROLLUPS: Final = (FLOWLOG_REMOTE_HOURLY, FLOWLOG_INTERFACE_HOURLY)
 
 # Every table that holds data (not Null-engine pipes), for tests that isolate by truncation.
 DATA_TABLES: Final = (
