@@ -26,7 +26,6 @@ from bench.flowlogs import DATA, ROOT, _cpu, _dataset, _rss, fresh_store
 
 Result = dict[str, Any]
 # Present until a migration carries the views that skip replayed rows and the replay view.
-PROPOSED = ROOT / "PROPOSED_0011_fragment.sql"
 
 
 def _busy_seconds() -> float:
@@ -66,15 +65,12 @@ def _timed(store: Any) -> Result:
 
 
 def task_rebuild(params: Result) -> Result:
-    from clickhouse import migrate, tables
+    from clickhouse import tables
     from ingest.load import Loader
     from ingest.sources import walk
 
     data_dir = Path(params["store"])
     store = fresh_store(data_dir)
-    if PROPOSED.exists():
-        for statement in migrate.Migration(11, PROPOSED.name, PROPOSED).statements():
-            store.command(statement)
     loader = Loader(store, retention_days=0)
     refs = list(walk(Path(params["root"]) / "AWSLogs"))
     started = time.perf_counter()

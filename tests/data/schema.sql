@@ -866,6 +866,7 @@ AS SELECT
     minIf(start_time, problem = '') AS first_event,
     maxIf(start_time, problem = '') AS last_event
 FROM flowlog_parsed
+WHERE object_id != ''
 GROUP BY
     object_id,
     day;
@@ -1052,7 +1053,7 @@ CREATE TABLE flowlog_records
 ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(start_time)
 ORDER BY (interface_id, start_time, record_id)
-SETTINGS ttl_only_drop_parts = 1, non_replicated_deduplication_window = 10000, index_granularity = 8192;
+SETTINGS ttl_only_drop_parts = 1, non_replicated_deduplication_window = 10000, index_granularity = 8192, merge_selector_base = 20;
 
 CREATE MATERIALIZED VIEW flowlog_records_mv TO flowlog_records
 (
@@ -1101,7 +1102,56 @@ AS SELECT
     format,
     line
 FROM flowlog_parsed
-WHERE problem = '';
+WHERE (problem = '') AND (object_id != '');
+
+CREATE VIEW flowlog_records_replay
+AS WITH
+    splitByChar(' ', toString(r.format)) AS names,
+    arrayMap(x -> if(x = '-', '', x), splitByWhitespace(r.line)) AS f,
+    f[indexOf(names, 'region')] AS line_region
+SELECT
+    '' AS object_id,
+    toUInt32(0) AS chunk,
+    r.position AS position,
+    '' AS problem,
+    r.record_id AS record_id,
+    r.flow_log_id AS flow_log_id,
+    r.account_id AS account_id,
+    r.interface_id AS interface_id,
+    r.instance_id AS instance_id,
+    f[indexOf(names, 'vpc-id')] AS vpc_id,
+    if(line_region != '', line_region, o.region) AS region,
+    r.protocol AS protocol,
+    r.packets AS packets,
+    r.bytes AS bytes,
+    r.start_time AS start_time,
+    r.end_time AS end_time,
+    r.action AS action,
+    r.log_status AS log_status,
+    f[indexOf(names, 'flow-direction')] AS flow_direction,
+    r.direction AS direction,
+    r.local_address AS local_address,
+    r.remote_address AS remote_address,
+    r.local_port AS local_port,
+    r.remote_port AS remote_port,
+    r.format AS format,
+    r.line AS line
+FROM flowlog_records AS r
+FINAL
+LEFT JOIN
+(
+    SELECT
+        object_id,
+        any(toString(region)) AS region
+    FROM ingest_objects
+    WHERE object_id IN (
+        SELECT DISTINCT splitByChar(':', object_id)[1]
+        FROM flowlog_records
+        WHERE _partition_id = {partition:String}
+    )
+    GROUP BY object_id
+) AS o ON o.object_id = (splitByChar(':', r.object_id)[1])
+WHERE r._partition_id = {partition:String};
 
 CREATE MATERIALIZED VIEW flowlog_rejects_mv TO ingest_rejects
 (

@@ -146,11 +146,6 @@ def test_the_server_refuses_paths_outside_its_allowed_roots(server: tuple[Path, 
     assert "outside the allowed source roots" in result.stderr
 
 
-@pytest.mark.xfail(
-    (Path(__file__).resolve().parents[2] / "PROPOSED_0011_fragment.sql").exists(),
-    reason="needs the views that skip replayed flow rows (PROPOSED_0011_fragment.sql, not yet a migration)",
-    strict=True,
-)
 def test_rebuild_flows_refills_the_flow_rollups_and_shows_progress(tmp_path: Path) -> None:
     # Arrange: two flow files ingested (10 records, June 2024)
     logs = tmp_path / "logs"

@@ -28,22 +28,16 @@ from tests.support import truncate_all
 
 pytestmark = pytest.mark.clickhouse
 
-# Proposed DDL (views that skip replayed rows, the replay view): applied here on top of the
-# migrations until a migration carries it and this file is deleted.
-PROPOSED = Path(__file__).resolve().parents[2] / "PROPOSED_0011_fragment.sql"
 SPAN = (datetime(2024, 1, 1, tzinfo=UTC), datetime(2025, 1, 1, tzinfo=UTC))
 OTHER_INSTANCE = "i-0f10a00000000b0b0"
 
 
 @pytest.fixture(scope="module")
 def replay_store(store_settings: StoreSettings) -> Iterator[Store]:
-    """The migrations (and the proposed DDL) on a database of this module's own."""
+    """The migrations on a database of this module's own."""
     store = Store(store_settings, database=f"roletrail_flow_rebuild_{uuid.uuid4().hex[:8]}")
     try:
         migrate.apply(store)
-        if PROPOSED.exists():
-            for statement in migrate.Migration(11, PROPOSED.name, PROPOSED).statements():
-                store.command(statement)
         apply_retention(store, 0)
         yield store
     finally:

@@ -1,8 +1,4 @@
--- PROPOSED DDL, not a migration. Asked for as a fragment of 0011, but 0011
--- (0011_replace_flowlog_parsed_mv) reached main while this was written, and an applied migration
--- cannot change (the runner checks its checksum): it needs a migration of its own, the next number.
--- Until then the tests and the benchmark apply this file on top of the migrations, and
--- `roletrail rebuild flows` refuses to run (flowlog_records_replay is missing).
+-- The views that skip replayed flow records, and the replay view of `roletrail rebuild flows`.
 --
 -- `roletrail rebuild flows` refills the flow rollups (flowlog_remote_hourly,
 -- flowlog_interface_hourly, the flow rows of instance_interfaces) from flowlog_records, by
