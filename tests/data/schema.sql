@@ -1196,7 +1196,7 @@ CREATE TABLE flowlog_remote_hourly
 ENGINE = AggregatingMergeTree
 PARTITION BY toYYYYMM(hour)
 ORDER BY (interface_id, hour, remote_address, remote_port, local_port, protocol, direction, action, flow_log_id)
-SETTINGS ttl_only_drop_parts = 1, non_replicated_deduplication_window = 10000, index_granularity = 8192;
+SETTINGS ttl_only_drop_parts = 1, non_replicated_deduplication_window = 10000, index_granularity = 8192, merge_selector_base = 20;
 
 CREATE MATERIALIZED VIEW flowlog_remote_hourly_mv TO flowlog_remote_hourly
 (
