@@ -239,10 +239,6 @@ def _send(loader: Loader, comment: dict[str, Any], data: bytes, token: str) -> N
         # each inserted block first costs a quarter of the CPU (measured) for nothing.
         "optimize_on_insert": 0,
         "throw_on_max_partitions_per_insert_block": 0,
-        # Almost every line is valid, so every check of the parsing view runs on every line: lazy
-        # evaluation of its conditions only adds masks (measured: ~15% of the parse). No function
-        # of the flow views can throw on a value its condition would have skipped.
-        "short_circuit_function_evaluation": "disable",
     }
     loader.store.raw_insert(tables.FLOWLOG_LANDING, ["line"], data, "LineAsString", settings)
 
