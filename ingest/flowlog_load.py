@@ -31,7 +31,6 @@ from ingest.flowlogs import BadHeader, FlowFormat, LineChunk, TransitGatewayLog
 from ingest.load import (
     FAILED,
     LOADED,
-    MAX_INSERT_BYTES,
     PARTIAL,
     SKIPPED,
     Loader,
@@ -67,6 +66,7 @@ def load_flow_objects(loader: Loader, items: Sequence[tuple[ObjectRef, str]]) ->
     """Load flow log objects, the small ones of each format together; results in the order of items."""
     results: dict[int, LoadResult] = {}
     groups: dict[bytes, list[_Member]] = {}
+    sizes: dict[bytes, int] = {}
     waiting: list[_Member] = []
     for index, (ref, load_id) in enumerate(items):
         if ref.size > SMALL_FLOW_BYTES:
@@ -81,14 +81,13 @@ def load_flow_objects(loader: Loader, items: Sequence[tuple[ObjectRef, str]]) ->
             continue
         key = orjson.dumps(member.fmt.positions())
         group = groups.setdefault(key, [])
-        if group and (
-            len(group) >= BATCH_MEMBERS
-            or sum(len(m.chunk.data) for m in group if m.chunk) + len(member.chunk.data)
-            > loader.flow_chunk_bytes
-        ):
+        size = sizes.get(key, 0) + len(member.chunk.data)
+        if group and (len(group) >= BATCH_MEMBERS or size > loader.flow_chunk_bytes):
             _insert_members(loader, group)
             group.clear()
+            size = len(member.chunk.data)
         group.append(member)
+        sizes[key] = size
     for group in groups.values():
         if group:
             _insert_members(loader, group)
@@ -103,18 +102,22 @@ def load_flow_objects(loader: Loader, items: Sequence[tuple[ObjectRef, str]]) ->
 
 
 def _read_small(loader: Loader, index: int, ref: ObjectRef, load_id: str) -> _Member | LoadResult:
-    """A small object read whole, or its result when it is not loaded with others (skipped,
-    failed header, corrupt: those take the one-object path, which says what happened)."""
+    """A small object read whole, or its result when it is not loaded with others: skipped, failed
+    header or corrupt, and text longer than one chunk (a small gzip can hold a lot of text) take
+    the one-object path, which streams and says what happened."""
     stream = object_stream(ref)
     pieces = stream.pieces()
     try:
         first, rest = flowlogs.split_first_line(pieces)
         fmt = flowlogs.read_format(first)
         text, line = (rest, 2) if fmt.has_header else (first + b"\n" + rest, 1)
-        chunks = list(flowlogs.line_chunks(text, pieces, line, MAX_INSERT_BYTES))
+        chunks = flowlogs.line_chunks(text, pieces, line, loader.flow_chunk_bytes)
+        chunk = next(chunks, None)
+        longer = next(chunks, None) is not None
     except (TransitGatewayLog, BadHeader, CorruptObject):
         return load_flow_object(loader, ref, load_id)
-    chunk = chunks[0] if chunks else None
+    if longer:
+        return load_flow_object(loader, ref, load_id)
     if chunk is not None and not chunk.data.endswith(b"\n"):
         chunk = replace(chunk, data=chunk.data + b"\n")
     member = _Member(index, ref, load_id, flowlogs.file_name(ref.uri), fmt, chunk, stream.bytes_read)
@@ -132,18 +135,9 @@ def _insert_members(loader: Loader, members: Sequence[_Member]) -> None:
     if not todo:
         return
     chunks = [m.chunk for m in todo if m.chunk is not None]
-    starts = list(itertools.accumulate((c.lines for c in chunks[:-1]), initial=0))
-    comment = {
-        "objects": [m.load_id for m in todo],
-        "chunks": [c.index for c in chunks],
-        "starts": starts,
-        "offsets": [c.first_line - 1 for c in chunks],
-        "accounts": [m.ref.account_id for m in todo],
-        "regions": [m.ref.region for m in todo],
-        "flow_log_ids": [m.name.flow_log_id for m in todo],
-        "fallback_times": [_fallback(m.name) for m in todo],
-        **todo[0].fmt.positions(),
-    }
+    comment = _comment(
+        todo[0].fmt, [(m.load_id, m.ref, m.name, c) for m, c in zip(todo, chunks, strict=True)]
+    )
     data = b"".join(c.data for c in chunks)
     digest = hashlib.sha256(
         b"".join(f"{m.load_id}:{zlib.crc32(c.data):08x};".encode() for m, c in zip(todo, chunks, strict=True))
@@ -200,24 +194,29 @@ def _unknown(fmt: FlowFormat) -> str:
     return f"fields unknown to this version kept by name: {', '.join(fmt.unknown_fields)}"
 
 
-def _fallback(name: flowlogs.FileName) -> int:
-    return int(name.delivered_at.timestamp()) if name.delivered_at else 0
+def _comment(
+    fmt: FlowFormat, members: Sequence[tuple[str, ObjectRef, flowlogs.FileName, LineChunk]]
+) -> dict[str, Any]:
+    """What flowlog_parsed_mv reads from log_comment: the format, and each member's load id, chunk,
+    first row in the INSERT, first line number, account, region, flow log and delivery time."""
+    load_ids, refs, names, chunks = zip(*members, strict=True)
+    return {
+        "objects": list(load_ids),
+        "chunks": [chunk.index for chunk in chunks],
+        "starts": list(itertools.accumulate((chunk.lines for chunk in chunks[:-1]), initial=0)),
+        "offsets": [chunk.first_line - 1 for chunk in chunks],
+        "accounts": [ref.account_id for ref in refs],
+        "regions": [ref.region for ref in refs],
+        "flow_log_ids": [name.flow_log_id for name in names],
+        "fallback_times": [int(name.delivered_at.timestamp()) if name.delivered_at else 0 for name in names],
+        **fmt.positions(),
+    }
 
 
 def _insert(
     loader: Loader, ref: ObjectRef, load_id: str, fmt: FlowFormat, name: flowlogs.FileName, chunk: LineChunk
 ) -> None:
-    comment = {
-        "objects": [load_id],
-        "chunks": [chunk.index],
-        "starts": [0],
-        "offsets": [chunk.first_line - 1],
-        "accounts": [ref.account_id],
-        "regions": [ref.region],
-        "flow_log_ids": [name.flow_log_id],
-        "fallback_times": [_fallback(name)],
-        **fmt.positions(),
-    }
+    comment = _comment(fmt, [(load_id, ref, name, chunk)])
     # The chunk's position and a checksum of its bytes: a retry of the same chunk is skipped.
     token = f"flowlogs:{load_id}:{chunk.index}:{zlib.crc32(chunk.data):08x}"
     try:

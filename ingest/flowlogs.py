@@ -12,7 +12,7 @@ line keeps its number in the file.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -161,41 +161,50 @@ def line_chunks(
     """Cut a stream of text into chunks of at most about chunk_bytes, each ending at a line break.
 
     `rest` is what was read past the first line; `first_line` the number of the line it starts
-    with. Memory stays bounded by the chunk size whatever the size of the file. Pieces are joined
-    once per chunk (flow volume makes every copy of the text count: measured).
+    with. Memory stays bounded by the chunk size (plus one piece) whatever the size of the file.
+    Pieces are joined once per chunk (flow volume makes every copy of the text count: measured).
     """
+    cutter = _Cutter(first_line, chunk_bytes)
     held: list[bytes] = [rest] if rest else []
     size = len(rest)
     # Whether what is held has a line break: a line longer than a chunk (a bad file of one huge
     # line) is not joined again for every piece until a line break comes.
     breaks = b"\n" in rest
-    index = 0
-    line = first_line
     for piece in pieces:
         held.append(piece)
         size += len(piece)
         breaks = breaks or b"\n" in piece
         if size < chunk_bytes or not breaks:
             continue
-        buffered = b"".join(held)
-        held, size, breaks = [], 0, False
+        left = yield from cutter.cut(b"".join(held))
+        held, size, breaks = ([left], len(left), b"\n" in left) if left else ([], 0, False)
+    left = yield from cutter.cut(b"".join(held))
+    if left.strip():
+        count = left.count(b"\n") + (0 if left.endswith(b"\n") else 1)
+        yield LineChunk(cutter.index, cutter.line, left, count)
+
+
+@dataclass
+class _Cutter:
+    """Numbers the chunks and lines that line_chunks cuts."""
+
+    line: int
+    chunk_bytes: int
+    index: int = 0
+
+    def cut(self, buffered: bytes) -> Generator[LineChunk, None, bytes]:
+        """Yield whole-line chunks of buffered while a full chunk is there; return the rest."""
         start = 0
-        while len(buffered) - start >= chunk_bytes:
-            cut = buffered.rfind(b"\n", start, start + chunk_bytes)
+        while len(buffered) - start >= self.chunk_bytes:
+            cut = buffered.rfind(b"\n", start, start + self.chunk_bytes)
             if cut < 0:
-                cut = buffered.find(b"\n", start + chunk_bytes)
+                cut = buffered.find(b"\n", start + self.chunk_bytes)
                 if cut < 0:
                     break
             data = buffered[start : cut + 1]
             start = cut + 1
             count = data.count(b"\n")
-            yield LineChunk(index, line, data, count)
-            index += 1
-            line += count
-        if start < len(buffered):
-            held, size = [buffered[start:]], len(buffered) - start
-            breaks = b"\n" in held[0]
-    data = b"".join(held)
-    if data.strip():
-        count = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
-        yield LineChunk(index, line, data, count)
+            yield LineChunk(self.index, self.line, data, count)
+            self.index += 1
+            self.line += count
+        return buffered[start:]

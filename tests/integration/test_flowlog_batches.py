@@ -150,3 +150,23 @@ def test_a_retry_grouped_differently_never_counts_a_flow_twice(
         (ENI, row[1], "198.51.100.4", 443, "fl-0batch00000000001", 1, 1004) for row in after["remote"][3:]
     ]
     assert sum(row[6] for row in after["remote"]) == 1001 + 1002 + 1003 + 1004
+
+
+def test_a_small_object_with_more_text_than_a_chunk_loads_every_line(store: Store, tmp_path: Path) -> None:
+    # Arrange: 300 lines (about 36 KB of text, a few KB of gzip) and chunks of 4 KB, beside a small file
+    lines = [flow(m % 50, f"198.51.100.{m % 200}", 1000 + m) for m in range(300)]
+    big = flow_file(tmp_path, 40, lines)
+    small = flow_file(tmp_path, 45, [flow(45, "198.51.100.45", 45)])
+    loader = Loader(store, retention_days=0, flow_chunk_bytes=4096)
+    # Act
+    results = loader.load_many([big, small])
+    # Assert: every line of both, with its own line number
+    assert [(r.status, r.records_read, r.records_loaded) for r in results] == [
+        (LOADED, 300, 300),
+        (LOADED, 1, 1),
+    ]
+    positions = store.rows(
+        "SELECT position FROM flowlog_records FINAL WHERE object_id = {id:String} ORDER BY position",
+        {"id": loader.load_id(big)},
+    )
+    assert [int(p) for (p,) in positions] == list(range(2, 302))

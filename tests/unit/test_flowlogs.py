@@ -116,6 +116,18 @@ def test_chunks_end_at_line_breaks_and_number_their_lines() -> None:
     assert sum(c.lines for c in chunks) == 100
 
 
+def test_text_read_with_the_header_is_cut_into_chunks_too() -> None:
+    # Arrange: all the text arrived with the first piece (a small gzip): nothing more to read
+    body = b"".join(b"line %015d\n" % n for n in range(1, 101))
+    # Act
+    chunks = list(line_chunks(body, iter([]), 2, chunk_bytes=200))
+    # Assert: chunks of whole lines of at most about 200 bytes, numbered, nothing lost
+    assert len(chunks) == 12  # 9 lines of 21 bytes in each 200
+    assert all(c.data.endswith(b"\n") and len(c.data) <= 200 for c in chunks)
+    assert b"".join(c.data for c in chunks) == body
+    assert [c.first_line for c in chunks] == [2 + 9 * i for i in range(12)]
+
+
 def test_a_line_longer_than_a_chunk_is_kept_whole_and_quickly() -> None:
     # Arrange: 2 lines, a 40 MB line without a break in 64 KiB pieces, then 2 more lines
     huge = b"x" * (40 * 1024 * 1024)
