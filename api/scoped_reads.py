@@ -26,7 +26,8 @@ class ScopedReads:
     accounts: frozenset[str]
 
     def usage(self, store: Store, keys: Sequence[str]) -> dict[str, reads.SessionUsage]:
-        return scoping.keep_usages(reads.session_usage(store, keys), self.accounts)
+        visible = scoping.keep_usages(reads.session_usage(store, keys), self.accounts)
+        return reads.visible_usage(store, visible, self.accounts)
 
     def issuances(self, store: Store, keys: Sequence[str]) -> dict[str, reads.Issuance]:
         return scoping.keep_issuances(reads.issuances(store, keys), self.accounts)

@@ -12,9 +12,11 @@ The rule (README, "Tokens limited to accounts"):
   is a placeholder session (`redacted: true`, key `redacted:<n>`, nothing else filled in), and an
   origin or a chain gap in such an account is null.
 
-Known limit: the sessions rollup has no recipient account, so a visible session's rolled-up
-figures (apiCallCount, errorCount, sourceIps...) still count calls another account logged; every
-list, panel and export of calls is filtered.
+The sessions rollup has no recipient account: a visible session's rolled-up figures (apiCallCount,
+errorCount, sourceIps...) are recounted from the calls the token may see when some of its calls
+were logged elsewhere (reads.visible_usage), so they agree with its lists, panels and exports.
+Known limits: such a session with no visible call keeps the rollup's first and last seen times;
+deviations are worked out from every account's calls.
 
 The limit is enforced where rows are read: read functions take the accounts and filter in SQL
 (`account_clause`), and the per-request DataLoaders built for a limited token drop or redact what

@@ -74,12 +74,20 @@ class Query:
             accounts=info.context.accounts,
         )
         issuances = await info.context.loaders.issuance.load_many([u.session_key for u in page.items])
+        shown = {u.session_key: u for u in page.items}
+        if info.context.accounts is not None:
+            # A limited token's nodes count only the calls it may see (api.scoping); the cursors
+            # keep the listing's order, which is the rollup's.
+            shown = await run_in_threadpool(
+                reads.visible_usage, info.context.store, shown, info.context.accounts
+            )
         edges = []
         for usage, issuance in zip(page.items, issuances, strict=True):
-            info.context.loaders.usage.prime(usage.session_key, usage)
+            node = shown[usage.session_key]
+            info.context.loaders.usage.prime(usage.session_key, node)
             edges.append(
                 RoleSessionEdge(
-                    node=RoleSession.build(usage.session_key, usage, issuance),
+                    node=RoleSession.build(usage.session_key, node, issuance),
                     cursor=encode_cursor("session", usage.first_seen, usage.session_key),
                 )
             )
