@@ -246,16 +246,7 @@ def test_a_flow_that_two_flow_logs_delivered_counts_once_after_a_rebuild(
     fresh: Store, tmp_path: Path
 ) -> None:
     # Arrange: the default file's flows also delivered by a second flow log, in another column order
-    lines = make.FILES[next(iter(make.FILES))].splitlines()[1:]
-    fields = (
-        "interface-id version account-id srcaddr dstaddr srcport dstport protocol packets bytes start end "
-        "action log-status"
-    )
-    reordered = [" ".join([line.split()[2], *line.split()[:2], *line.split()[3:]]) for line in lines]
-    name = f"{make.ACCOUNT}_vpcflowlogs_eu-west-1_fl-0second000000009_20240603T1005Z_ff09.log"
-    other = tmp_path / "AWSLogs" / make.ACCOUNT / "vpcflowlogs" / "eu-west-1" / name
-    other.parent.mkdir(parents=True)
-    other.write_text("\n".join([fields, *reordered]) + "\n")
+    other = make.second_flow_log(tmp_path)
     loader = Loader(fresh, retention_days=0)
     loader.load(file_ref(make.path(0)))
     loader.load(file_ref(other))

@@ -213,16 +213,7 @@ def test_two_flow_logs_on_one_interface_do_not_double_its_traffic(
     loader: Loader, store: Store, tmp_path: Path
 ) -> None:
     # Arrange: the same flows in another custom format, from another flow log
-    lines = make.FILES[next(iter(make.FILES))].splitlines()[1:]
-    fields = (
-        "interface-id version account-id srcaddr dstaddr srcport dstport protocol packets bytes start end "
-        "action log-status"
-    )
-    reordered = [" ".join([line.split()[2], *line.split()[:2], *line.split()[3:]]) for line in lines]
-    name = f"{make.ACCOUNT}_vpcflowlogs_eu-west-1_fl-0second000000009_20240603T1005Z_ff09.log"
-    other = tmp_path / "AWSLogs" / make.ACCOUNT / "vpcflowlogs" / "eu-west-1" / name
-    other.parent.mkdir(parents=True)
-    other.write_text("\n".join([fields, *reordered]) + "\n")
+    other = make.second_flow_log(tmp_path)
     # Act
     loader.load(file_ref(make.path(0)))
     loader.load(file_ref(other))

@@ -75,6 +75,22 @@ def write_all(root: Path = HERE) -> list[Path]:
     return written
 
 
+def second_flow_log(root: Path) -> Path:
+    """The first file's flows as a second flow log (fl-0second...) delivers them: another custom
+    column order, the same records, written under root in the delivery layout."""
+    lines = FILES[next(iter(FILES))].splitlines()[1:]
+    fields = (
+        "interface-id version account-id srcaddr dstaddr srcport dstport protocol packets bytes start end "
+        "action log-status"
+    )
+    reordered = [" ".join([line.split()[2], *line.split()[:2], *line.split()[3:]]) for line in lines]
+    name = f"{ACCOUNT}_vpcflowlogs_eu-west-1_fl-0second000000009_20240603T1005Z_ff09.log"
+    other = root / "AWSLogs" / ACCOUNT / "vpcflowlogs" / "eu-west-1" / name
+    other.parent.mkdir(parents=True)
+    other.write_text("\n".join([fields, *reordered]) + "\n")
+    return other
+
+
 def path(index: int, root: Path = HERE) -> Path:
     return root / list(FILES)[index]
 
