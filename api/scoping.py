@@ -15,8 +15,10 @@ The rule (README, "Tokens limited to accounts"):
 The sessions rollup has no recipient account: a visible session's rolled-up figures (apiCallCount,
 errorCount, sourceIps...) are recounted from the calls the token may see when some of its calls
 were logged elsewhere (reads.visible_usage), so they agree with its lists, panels and exports.
-Known limits: such a session with no visible call keeps the rollup's first and last seen times;
-deviations are worked out from every account's calls.
+Deviations keep only the calls the token may see, and those resting on hidden calls are left out
+(api.deviations.schema.visible_deviations). Known limits: such a session with no visible call
+keeps the rollup's first and last seen times; a shown deviation's detail and baselines are worked
+out from every account's calls.
 
 The limit is enforced where rows are read: read functions take the accounts and filter in SQL
 (`account_clause`), and the per-request DataLoaders built for a limited token drop or redact what

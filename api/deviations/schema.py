@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 from enum import Enum
@@ -23,14 +24,31 @@ from api.deviations.compute import (
     session_deviations,
     sessions_deviations,
 )
-from api.deviations.types import Deviation, DeviationKindEnum
+from api.deviations.types import Deviation, DeviationKind, DeviationKindEnum
 from api.fields import field
 from api.pagination import page_size, storable_time
-from api.scoping import visible_keys
+from api.scoping import Accounts, visible_keys
 from api.settings import ApiSettings
 from clickhouse.client import Store
 
 From = Annotated[datetime | None, strawberry.argument(name="from")]
+
+
+def visible_deviations(accounts: Accounts, found: Sequence[Deviation]) -> list[Deviation]:
+    """The deviations a token limited to `accounts` may see, by the rule of the call lists (a
+    call's recipient account): each keeps only the calls it may list, and one that rests on a call
+    it may not see is left out (travel rests on both its calls; the other kinds on any of theirs).
+    Deviations without calls (the network kinds) are about an entity the token already sees."""
+    if accounts is None:
+        return list(found)
+    kept = []
+    for deviation in found:
+        ids = [i for i in deviation.event_ids if i.split(":", 1)[0] in accounts]
+        every = deviation.kind == DeviationKind.IMPOSSIBLE_TRAVEL
+        if deviation.event_ids and (not ids or (every and len(ids) < len(deviation.event_ids))):
+            continue
+        kept.append(dataclasses.replace(deviation, event_ids=ids))
+    return kept
 
 
 def limits(settings: ApiSettings) -> Limits:
@@ -54,7 +72,7 @@ async def session_deviations_field(
     found = await run_in_threadpool(
         session_deviations, info.context.store, key, limits(info.context.settings), _cache(info)
     )
-    return in_scope(found, low, high)
+    return in_scope(visible_deviations(info.context.accounts, found), low, high)
 
 
 def merge(per_session: Sequence[Sequence[Deviation]]) -> list[Deviation]:
@@ -122,7 +140,7 @@ async def principal_deviations_field(
                 limits(info.context.settings),
             )
         )
-    return in_scope(merge(found), low, high)
+    return in_scope(merge([visible_deviations(info.context.accounts, each) for each in found]), low, high)
 
 
 def _triage_keys(
@@ -189,7 +207,8 @@ class Query:
         usages = await info.context.loaders.usage.load_many(keys)
         issuances = await info.context.loaders.issuance.load_many(keys)
         entries = []
-        for key, usage, issuance, deviations in zip(keys, usages, issuances, found, strict=True):
+        for key, usage, issuance, everything in zip(keys, usages, issuances, found, strict=True):
+            deviations = visible_deviations(info.context.accounts, everything)
             if not deviations:
                 continue
             entries.append(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -181,3 +182,35 @@ def test_a_limited_access_key_counts_only_the_tokens_calls(api: Api) -> None:
     assert seen["apiCallCount"] == trail.EXPECTED_CALLS[trail.KEY_B]
     assert seen["errorCount"] == trail.EXPECTED_ERRORS[trail.KEY_B]
     assert whole["apiCallCount"] == trail.EXPECTED_CALLS[trail.KEY_B] + C_CALLS
+
+
+DEVIATIONS = """
+query ($key: String!) {
+  session(accessKeyId: $key) { deviations { kind value eventIds } }
+}
+"""
+
+
+def test_a_limited_token_sees_no_deviation_resting_on_calls_it_cannot_list(api: Api) -> None:
+    # Act
+    whole = api.data(DEVIATIONS, {"key": trail.KEY_B})["session"]["deviations"]
+    seen = as_token(api, B_ONLY).data(DEVIATIONS, {"key": trail.KEY_B})["session"]["deviations"]
+
+    # Assert: some of the session's deviations rest on the calls C logged (its address, its API)...
+    hidden = [
+        d for d in whole if all(i.startswith(f"{trail.ACCOUNT_C}:") for i in d["eventIds"]) and d["eventIds"]
+    ]
+    assert hidden
+
+    # ...and B's token sees exactly those resting on calls B logged (travel: on both), with only those
+    def of_b(d: dict[str, Any]) -> list[str]:
+        return [i for i in d["eventIds"] if i.startswith(f"{trail.ACCOUNT_B}:")]
+
+    expected = [
+        (d["kind"], d["value"], of_b(d))
+        for d in whole
+        if not d["eventIds"]
+        or (of_b(d) and (d["kind"] != "IMPOSSIBLE_TRAVEL" or len(of_b(d)) == len(d["eventIds"])))
+    ]
+    assert [(d["kind"], d["value"], d["eventIds"]) for d in seen] == expected
+    assert C_IP not in {d["value"] for d in seen}
