@@ -7,7 +7,7 @@ loaded once per request and only when a field that needs them is asked for.
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
@@ -46,7 +46,6 @@ if TYPE_CHECKING:
 
 PrincipalKindEnum = strawberry.enum(PrincipalKind, name="PrincipalKind")
 FindingConnectionType = Annotated["FindingConnection", strawberry.lazy("api.guardduty.types")]
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 From = Annotated[datetime | None, strawberry.argument(name="from")]
 
 

@@ -22,10 +22,9 @@ from api.cloudtrail.summaries import Subject
 from api.context import Info
 from api.errors import BadRequest
 from api.fields import field
-from api.pagination import page_size, storable_time
+from api.pagination import EPOCH, page_size, storable_time
 
 MAX_BUCKETS = 2000
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 From = Annotated[datetime | None, strawberry.argument(name="from")]
 
 

@@ -19,10 +19,17 @@ from api.cloudtrail.summaries import Subject
 from api.context import Info
 from api.errors import BadRequest
 from api.fields import field
-from api.pagination import PageInfo, cursor_time, decode_cursor, encode_cursor, page_size, storable_time
+from api.pagination import (
+    EPOCH,
+    PageInfo,
+    cursor_time,
+    decode_cursor,
+    encode_cursor,
+    page_size,
+    storable_time,
+)
 from api.scoping import REDACTED
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 UNTIL = datetime(2100, 1, 1, tzinfo=UTC)
 
 if TYPE_CHECKING:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from api.pagination import EPOCH
 from clickhouse import tables
 from clickhouse.client import Store
 
@@ -23,7 +24,6 @@ _REMOTE_KEY = "interface_id, hour, remote_address, remote_port, local_port, prot
 
 
 # Open ends of an interface span: an interface that never moved is its instance's for all time.
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 FOREVER = datetime(2105, 12, 31, tzinfo=UTC)
 
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from api.flowlogs.reads import EPOCH, FOREVER, InterfaceSpan
+from api.flowlogs.reads import FOREVER, InterfaceSpan
+from api.pagination import EPOCH
 from clickhouse import tables
 from clickhouse.client import Store
 

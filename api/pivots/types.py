@@ -23,7 +23,6 @@ from api.cloudtrail.principals import PrincipalKind, PrincipalRef
 from api.cloudtrail.profile import ActivityProfile, From, Scoped, resolve_scope
 from api.cloudtrail.summaries import Subject
 from api.cloudtrail.types import (
-    EPOCH,
     UNTIL,
     ApiCallConnection,
     RoleSession,
@@ -36,7 +35,7 @@ from api.context import Info
 from api.fields import field
 from api.flowlogs.schema import address_talkers
 from api.flowlogs.types import AddressTalker
-from api.pagination import page_size
+from api.pagination import EPOCH, page_size
 from api.pivots import reads as pivot_reads
 from api.scoping import allows, visible_keys
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from api.flowlogs.reads import EPOCH, FOREVER
+from api.flowlogs.reads import FOREVER
 from api.instances.reads import holders
+from api.pagination import EPOCH
 
 A, B = "i-0a", "i-0b"
 TIE, CUT = 0, 1
