@@ -16,8 +16,9 @@ from typing import Any
 import dramatiq
 
 from clickhouse import tables
-from ingest import backfill, jobs, s3
+from ingest import backfill, flowlogs, jobs, s3
 from ingest.claims import Claims, MemoryClaims
+from ingest.flowlog_load import WHOLE_FRACTION
 from ingest.load import BATCH_OBJECTS, FAILED, SMALL_OBJECT_BYTES, Loader
 from ingest.sources import LogType, ObjectRef, walk
 
@@ -27,6 +28,7 @@ QUEUE = "ingest"
 # A message loads several small objects (one INSERT) or one large object.
 BATCH_BYTES = 32 * 1024 * 1024
 DISCOVER_PAGE = 1000
+FLOW_WHOLE_BYTES = flowlogs.CHUNK_BYTES // WHOLE_FRACTION
 
 
 @dataclass
@@ -52,12 +54,15 @@ def _loader() -> Loader:
 
 
 def batches(refs: list[ObjectRef]) -> list[list[ObjectRef]]:
-    """Group refs for load messages: small objects together, each large object alone."""
+    """Group refs for load messages: small objects together, each large object alone. Flow log
+    objects up to a quarter of a flow chunk count as small: the loader reads them whole and sends
+    those of one format in one INSERT (ingest.flowlog_load)."""
     groups: list[list[ObjectRef]] = []
     current: list[ObjectRef] = []
     size = 0
     for ref in refs:
-        if ref.size > SMALL_OBJECT_BYTES:
+        limit = FLOW_WHOLE_BYTES if ref.log_type is LogType.FLOWLOGS else SMALL_OBJECT_BYTES
+        if ref.size > limit:
             groups.append([ref])
             continue
         if current and (len(current) >= BATCH_OBJECTS or size + ref.size > BATCH_BYTES):

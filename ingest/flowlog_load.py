@@ -2,9 +2,10 @@
 
 An object's text goes to flowlog_landing as LineAsString in chunks of whole lines (bounded
 memory, one INSERT each, with a deterministic deduplication token and deduplication in dependent
-views on: a retried chunk adds nothing). Small objects of one format go together in one INSERT
-(each INSERT through the views has a fixed cost of tens of milliseconds, measured): log_comment
-lists the members and the row where each begins, so every line keeps its object and line number.
+views on: a retried chunk adds nothing). Objects read whole (up to a quarter of a chunk stored) of
+one format go together in INSERTs of up to a chunk of text (each INSERT through the views has a
+fixed cost and leaves parts to merge; measured): log_comment lists the members and the row where
+each begins, so every line keeps its object and line number.
 flowlog_parsed_mv splits and checks every line once and routes it to flowlog_records and the
 rollups, or to ingest_rejects with its line number. The ledger row (written by
 ingest.load.Loader) holds records read = loaded + bad + expired, with the counts ClickHouse
@@ -17,7 +18,7 @@ import hashlib
 import itertools
 import logging
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -38,19 +39,24 @@ from ingest.load import (
     register_batch_loader,
     register_loader,
 )
-from ingest.sources import CorruptObject, LogType, ObjectRef, object_stream
+from ingest.sources import ByteStream, CorruptObject, LogType, ObjectRef, object_stream
 
 log = logging.getLogger(__name__)
 
 
-# Objects at most this big (stored bytes) are read whole and loaded with others of their format.
-SMALL_FLOW_BYTES = 1024 * 1024
+# Objects whose stored size is at most a chunk divided by this are read whole and loaded with
+# others of their format, large ones included: every INSERT through the flow views has a fixed
+# cost (tens of milliseconds) and leaves parts to merge, so fewer, fuller INSERTs cost less CPU
+# per line (measured with make bench). Flow text compresses 5 to 8 times, so such an object
+# rarely holds more than a chunk of text; one that does streams on from what was read.
+WHOLE_FRACTION = 4
 BATCH_MEMBERS = 200
 
 
 @dataclass
 class _Member:
-    """A small object read whole, waiting for its batch: its lines end with a line break."""
+    """An object read whole, waiting for its batch: its lines end with a line break. The text
+    is let go once sent (`sent` keeps the number of lines)."""
 
     index: int
     ref: ObjectRef
@@ -60,74 +66,105 @@ class _Member:
     chunk: LineChunk | None
     bytes_read: int
     problems: list[str] = field(default_factory=list)
+    sent: int = 0
+
+
+class _Batches:
+    """Members waiting, grouped by format; all the text held stays within one chunk."""
+
+    def __init__(self, loader: Loader) -> None:
+        self.loader = loader
+        self.groups: dict[bytes, list[_Member]] = {}
+
+    @staticmethod
+    def _size(group: Sequence[_Member]) -> int:
+        return sum(len(m.chunk.data) for m in group if m.chunk is not None)
+
+    def add(self, member: _Member) -> None:
+        if member.chunk is None:
+            return
+        key = orjson.dumps(member.fmt.positions())
+        group = self.groups.setdefault(key, [])
+        limit, size = self.loader.flow_chunk_bytes, len(member.chunk.data)
+        if group and (len(group) >= BATCH_MEMBERS or self._size(group) + size > limit):
+            self.send(key)
+        # Groups of other formats are sent (largest first) while the text held would pass a chunk.
+        while (held := sum(self._size(g) for g in self.groups.values())) and held + size > limit:
+            self.send(max(self.groups, key=lambda k: self._size(self.groups[k])))
+        self.groups.setdefault(key, []).append(member)
+
+    def send(self, key: bytes) -> None:
+        group = self.groups.pop(key, [])
+        if group:
+            _insert_members(self.loader, group)
+        for member in group:
+            if member.chunk is not None:
+                member.sent = member.chunk.lines
+                member.chunk = replace(member.chunk, data=b"")
+
+    def send_all(self) -> None:
+        for key in list(self.groups):
+            self.send(key)
 
 
 def load_flow_objects(loader: Loader, items: Sequence[tuple[ObjectRef, str]]) -> list[LoadResult]:
-    """Load flow log objects, the small ones of each format together; results in the order of items."""
+    """Load flow log objects, those read whole together by format; results in the order of items."""
     results: dict[int, LoadResult] = {}
-    groups: dict[bytes, list[_Member]] = {}
-    sizes: dict[bytes, int] = {}
+    batches = _Batches(loader)
     waiting: list[_Member] = []
     for index, (ref, load_id) in enumerate(items):
-        if ref.size > SMALL_FLOW_BYTES:
+        if ref.size > loader.flow_chunk_bytes // WHOLE_FRACTION:
             results[index] = load_flow_object(loader, ref, load_id)
             continue
-        member = _read_small(loader, index, ref, load_id)
+        member = _read_whole(loader, index, ref, load_id)
         if isinstance(member, LoadResult):
             results[index] = member
             continue
         waiting.append(member)
-        if member.chunk is None:
-            continue
-        key = orjson.dumps(member.fmt.positions())
-        group = groups.setdefault(key, [])
-        size = sizes.get(key, 0) + len(member.chunk.data)
-        if group and (len(group) >= BATCH_MEMBERS or size > loader.flow_chunk_bytes):
-            _insert_members(loader, group)
-            group.clear()
-            size = len(member.chunk.data)
-        group.append(member)
-        sizes[key] = size
-    for group in groups.values():
-        if group:
-            _insert_members(loader, group)
+        batches.add(member)
+    batches.send_all()
     counts = _counts_many(loader, [m.load_id for m in waiting])
     for member in waiting:
-        sent = member.chunk.lines if member.chunk else 0
-        problems = list(member.problems)
         results[member.index] = _result(
-            loader, member.ref, member.load_id, sent, 0, problems, member.bytes_read, counts[member.load_id]
-        )
+            loader, member.ref, member.load_id, member.sent, 0, list(member.problems), member.bytes_read,
+            counts[member.load_id],
+        )  # fmt: skip
     return [results[i] for i in range(len(items))]
 
 
-def _read_small(loader: Loader, index: int, ref: ObjectRef, load_id: str) -> _Member | LoadResult:
-    """A small object read whole, or its result when it is not loaded with others: skipped, failed
-    header or corrupt, and text longer than one chunk (a small gzip can hold a lot of text) take
-    the one-object path, which streams and says what happened."""
+def _read_whole(loader: Loader, index: int, ref: ObjectRef, load_id: str) -> _Member | LoadResult:
+    """An object read whole, or its result when it is not loaded with others: a skipped, failed
+    or corrupt one takes the one-object path, which says what happened; one with more text than a
+    chunk (a small gzip can hold a lot) is sent on its own, streaming on from what was read."""
     stream = object_stream(ref)
     pieces = stream.pieces()
     try:
-        first, rest = flowlogs.split_first_line(pieces)
-        fmt = flowlogs.read_format(first)
-        text, line = (rest, 2) if fmt.has_header else (first + b"\n" + rest, 1)
-        chunks = flowlogs.line_chunks(text, pieces, line, loader.flow_chunk_bytes)
+        fmt, chunks = _chunks(loader, pieces)
         chunk = next(chunks, None)
-        longer = next(chunks, None) is not None
+        second = next(chunks, None)
     except (TransitGatewayLog, BadHeader, CorruptObject):
         return load_flow_object(loader, ref, load_id)
-    if longer:
-        return load_flow_object(loader, ref, load_id)
+    name = flowlogs.file_name(ref.uri)
+    if chunk is not None and second is not None:
+        return _stream(loader, ref, load_id, stream, name, fmt, itertools.chain([chunk, second], chunks))
     if chunk is not None and not chunk.data.endswith(b"\n"):
         chunk = replace(chunk, data=chunk.data + b"\n")
-    member = _Member(index, ref, load_id, flowlogs.file_name(ref.uri), fmt, chunk, stream.bytes_read)
+    member = _Member(index, ref, load_id, name, fmt, chunk, stream.bytes_read)
     if fmt.unknown_fields:
         member.problems.append(_unknown(fmt))
     return member
 
 
+def _chunks(loader: Loader, pieces: Iterator[bytes]) -> tuple[FlowFormat, Iterator[LineChunk]]:
+    """The object's format (from its header line) and its lines in chunks."""
+    first, rest = flowlogs.split_first_line(pieces)
+    fmt = flowlogs.read_format(first)
+    text, line = (rest, 2) if fmt.has_header else (first + b"\n" + rest, 1)
+    return fmt, flowlogs.line_chunks(text, pieces, line, loader.flow_chunk_bytes)
+
+
 def _insert_members(loader: Loader, members: Sequence[_Member]) -> None:
-    """One INSERT for small objects of one format. A member whose lines a cut-short earlier load
+    """One INSERT for objects of one format. A member whose lines a cut-short earlier load
     already counted is left out (its rows are in; its counts say so), so that a retry grouped
     differently never adds a member's flows to the rollups twice."""
     counted = _counted(loader, [m.load_id for m in members])
@@ -159,35 +196,45 @@ def load_flow_object(loader: Loader, ref: ObjectRef, load_id: str) -> LoadResult
     """Load one flow log object on its own, streamed in bounded chunks; bad content never raises
     (the result says what happened)."""
     stream = object_stream(ref)
-    pieces = stream.pieces()
     name = flowlogs.file_name(ref.uri)
-    problems: list[str] = []
-    sent = python_bad = 0
-    fmt: FlowFormat | None = None
     try:
-        first, rest = flowlogs.split_first_line(pieces)
-        fmt = flowlogs.read_format(first)
-        if fmt.has_header:
-            chunks = flowlogs.line_chunks(rest, pieces, 2, loader.flow_chunk_bytes)
-        else:
-            chunks = flowlogs.line_chunks(first + b"\n" + rest, pieces, 1, loader.flow_chunk_bytes)
-        for chunk in chunks:
-            _insert(loader, ref, load_id, fmt, name, chunk)
-            sent += chunk.lines
+        fmt, chunks = _chunks(loader, stream.pieces())
     except TransitGatewayLog as exc:
         return LoadResult(ref.object_id, ref.uri, ref.log_type, SKIPPED, message=str(exc))
     except BadHeader as exc:
         _reject(loader, load_id, 0, f"bad header: {exc}"[:200], 1)
-        result = _result(loader, ref, load_id, sent, 1, [f"bad header: {exc}"], stream.bytes_read)
+        result = _result(loader, ref, load_id, 0, 1, [f"bad header: {exc}"], stream.bytes_read)
         return replace(result, status=FAILED)
     except CorruptObject as exc:
-        reason = f"{exc} after {stream.bytes_read} stored bytes"
-        problems.append(reason)
-        _reject(loader, load_id, 0, reason[:200])
+        reason = _corrupt(loader, load_id, stream, exc)
+        return _result(loader, ref, load_id, 0, 1, [reason], stream.bytes_read)
+    return _stream(loader, ref, load_id, stream, name, fmt, chunks)
+
+
+def _stream(
+    loader: Loader, ref: ObjectRef, load_id: str, stream: ByteStream, name: flowlogs.FileName,
+    fmt: FlowFormat, chunks: Iterator[LineChunk],
+) -> LoadResult:  # fmt: skip
+    """Send an object's chunks, one INSERT each, and say what happened."""
+    problems: list[str] = []
+    sent = python_bad = 0
+    try:
+        for chunk in chunks:
+            _insert(loader, ref, load_id, fmt, name, chunk)
+            sent += chunk.lines
+    except CorruptObject as exc:
+        problems.append(_corrupt(loader, load_id, stream, exc))
         python_bad += 1
-    if fmt is not None and fmt.unknown_fields:
+    if fmt.unknown_fields:
         problems.append(_unknown(fmt))
     return _result(loader, ref, load_id, sent, python_bad, problems, stream.bytes_read)
+
+
+def _corrupt(loader: Loader, load_id: str, stream: ByteStream, exc: CorruptObject) -> str:
+    """Record a corrupt object (the lines before the damage are in) and say where it broke."""
+    reason = f"{exc} after {stream.bytes_read} stored bytes"
+    _reject(loader, load_id, 0, reason[:200])
+    return reason
 
 
 def _unknown(fmt: FlowFormat) -> str:

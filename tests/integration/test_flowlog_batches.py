@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from clickhouse.client import Store
+from ingest import flowlog_load
 from ingest.load import LOADED, PARTIAL, Loader, LoadResult
 from ingest.sources import ObjectRef, file_ref
 from tests.data.flowlogs import make
@@ -170,3 +171,49 @@ def test_a_small_object_with_more_text_than_a_chunk_loads_every_line(store: Stor
         {"id": loader.load_id(big)},
     )
     assert [int(p) for (p,) in positions] == list(range(2, 302))
+
+
+def test_objects_of_two_formats_interleaved_stay_within_a_chunk_and_load_as_alone(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Arrange: files of two formats, alternating (a custom format puts the interface first), each
+    # about 2 KB of text, with chunks of 4 KB: no INSERT and no text held may pass a chunk
+    custom = "interface-id version account-id srcaddr dstaddr srcport dstport protocol packets bytes start"
+    custom += " end action"
+    refs = []
+    for m in range(8):
+        lines = [flow(m * 5 + k, f"198.51.100.{m * 5 + k}", 100 * m + k) for k in range(16)]
+        if m % 2:
+            lines = [" ".join([line.split()[2], *line.split()[:2], *line.split()[3:13]]) for line in lines]
+        ref = flow_file(tmp_path, m * 5, lines)
+        if m % 2:
+            text = gzip.decompress(Path(ref.uri).read_bytes()).decode().replace(HEADER, custom, 1)
+            Path(ref.uri).write_bytes(gzip.compress(text.encode()))
+            ref = file_ref(Path(ref.uri))
+        refs.append(ref)
+    loader = Loader(store, retention_days=0, flow_chunk_bytes=4096)
+    alone = [loader.load(ref) for ref in refs]
+    expected = snapshot(store)
+    truncate_all(store)
+    sent: list[int] = []
+    held: list[int] = []
+    send, add = flowlog_load._send, flowlog_load._Batches.add
+
+    def record_send(loader: Loader, comment: dict[str, Any], data: bytes, token: str) -> None:
+        sent.append(len(data))
+        send(loader, comment, data, token)
+
+    def record_add(batches: Any, member: Any) -> None:
+        add(batches, member)
+        held.append(sum(batches._size(group) for group in batches.groups.values()))
+
+    monkeypatch.setattr(flowlog_load, "_send", record_send)
+    monkeypatch.setattr(flowlog_load._Batches, "add", record_add)
+    # Act
+    together = loader.load_many(refs)
+    # Assert: the same records, rollups and results; fewer INSERTs than objects, none over a chunk
+    assert snapshot(store) == expected
+    assert outcome(together) == outcome(alone)
+    assert 1 < len(sent) < len(refs)
+    assert max(sent) <= 4096
+    assert max(held) <= 4096
