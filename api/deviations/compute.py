@@ -498,12 +498,13 @@ def _off_instance(
     for call in calls:
         if call.session_key != key or call.source_ip in home or call.source_ip in found:
             continue
-        if _through_nat(nats, call):
+        outside = _outside_nat(nats, call)
+        if not outside:
             continue
         found[call.source_ip] = Deviation(
             kind=DeviationKind.CREDENTIALS_OFF_INSTANCE,
             value=call.source_ip,
-            first_seen=ct_reads.utc(call.event_time),
+            first_seen=outside[0][0],
             severity=1.0,
             detail=f"instance {instance_id} credentials used from {call.source_ip} ({_place(call)}); "
             f"the instance's addresses: {', '.join(sorted(home)) or 'none known'}"
@@ -519,15 +520,27 @@ def _off_instance(
                     total=len(others),
                 )
             ],
-            # Every call of the session from that address (the first MAX_CALLS_PER_ADDRESS).
-            event_ids=list(call.call_ids) or [call.call_id],
+            # The session's calls from that address that no NAT gateway vouches for (of the first
+            # MAX_CALLS_PER_ADDRESS and the last).
+            event_ids=[call_id for _, call_id in outside],
         )
     return list(found.values())
 
 
-def _through_nat(nats: Sequence[NatAddress], call: reads.LocatedCall) -> bool:
-    when = ct_reads.utc(call.event_time)
-    return any(n.address == call.source_ip and n.valid_from <= when < n.valid_to for n in nats)
+def _outside_nat(nats: Sequence[NatAddress], call: reads.LocatedCall) -> list[tuple[datetime, str]]:
+    """The known calls of a (key, address) made while no NAT gateway of the instance's VPC had the
+    address, oldest first: the first few and the last, so that an address a gateway gave up during
+    the session is caught even after many calls it vouched for."""
+    known = list(zip(call.call_times, call.call_ids, strict=False)) or [(call.event_time, call.call_id)]
+    if call.last is not None and call.last[1] not in {call_id for _, call_id in known}:
+        known.append(call.last)
+    spans = [n for n in nats if n.address == call.source_ip]
+    outside = []
+    for when, call_id in known:
+        at = ct_reads.utc(when)
+        if not any(n.valid_from <= at < n.valid_to for n in spans):
+            outside.append((at, call_id))
+    return outside
 
 
 def in_scope(

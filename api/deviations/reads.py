@@ -226,8 +226,12 @@ class LocatedCall:
     latitude: float
     longitude: float
     # Ids of the calls of the same key from the same address in the range, the first one included
-    # (at most MAX_CALLS_PER_ADDRESS), when the read gathers them.
+    # (at most MAX_CALLS_PER_ADDRESS), when the read gathers them, with their times.
     call_ids: tuple[str, ...] = ()
+    call_times: tuple[datetime, ...] = ()
+    # The last call of the key from the address in the range (a NAT gateway can lose the address
+    # after the first calls): its time and id, when the read gathers them.
+    last: tuple[datetime, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -332,7 +336,7 @@ def session_addresses(store: Store, asks: Sequence[Around]) -> list[list[Located
     params = _ask_params(asks)
     rows = store.read(
         f"""SELECT a, first.1 AS t, session_key, first.2, source_ip_address, first.3, first.4, first.5,
-            first.6, first.7, arrayMap(x -> x.2, within)
+            first.6, first.7, arrayMap(x -> x.2, within), arrayMap(x -> x.1, within), last.1, last.2
         FROM (
             SELECT p.a AS a, g.session_key AS session_key, g.source_ip_address AS source_ip_address,
                 -- The calls are in time order: the first at or after the start, and the next few
@@ -340,7 +344,8 @@ def session_addresses(store: Store, asks: Sequence[Around]) -> list[list[Located
                 arrayFirstIndex(x -> x.1 >= {{ask_starts:Array(DateTime)}}[p.a], g.calls) AS from_index,
                 arrayFilter(x -> x.1 <= {{ask_ends:Array(DateTime)}}[p.a],
                             arraySlice(g.calls, from_index, {{per_address:UInt32}})) AS within,
-                within[1] AS first
+                within[1] AS first,
+                g.calls[arrayLastIndex(x -> x.1 <= {{ask_ends:Array(DateTime)}}[p.a], g.calls)] AS last
             FROM (
                 SELECT session_key, source_ip_address,
                     arraySort(groupArray((event_time, concat(recipient_account_id, ':', event_id),
@@ -360,7 +365,12 @@ def session_addresses(store: Store, asks: Sequence[Around]) -> list[list[Located
     )
     found: list[list[LocatedCall]] = [[] for _ask in asks]
     for row in rows:
-        call = replace(_located(row[1:10]), call_ids=tuple(str(i) for i in row[10]))
+        call = replace(
+            _located(row[1:10]),
+            call_ids=tuple(str(i) for i in row[10]),
+            call_times=tuple(row[11]),
+            last=(row[12], str(row[13])),
+        )
         found[int(row[0]) - 1].append(call)
     return found
 

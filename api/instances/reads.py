@@ -282,8 +282,11 @@ def instance_vpcs(store: Store, instance_ids: Sequence[str]) -> dict[str, set[st
 
 def nat_addresses(store: Store, instance_ids: Sequence[str]) -> dict[str, list[NatAddress]]:
     """For each instance, the public and private addresses of the NAT gateways of its VPCs, each
-    from the gateway's record (creation, association) to its deletion. A public address that the
-    gateway's record names only by allocation id is the one its AllocateAddress record returned."""
+    over the times the gateway had it: from its record (creation, association) to its release
+    (a disassociation, after its drain) or the gateway's deletion; an address associated again
+    vouches again. A public address that the gateway's record names only by allocation id is the
+    one its AllocateAddress record returned; a disassociation that names only association ids
+    releases the addresses those associations brought."""
     found: dict[str, list[NatAddress]] = {instance_id: [] for instance_id in instance_ids}
     if not instance_ids:
         return found
@@ -303,37 +306,70 @@ def nat_addresses(store: Store, instance_ids: Sequence[str]) -> dict[str, list[N
                 SELECT DISTINCT nat_gateway_id FROM {T_NAT}
                 WHERE vpc_id IN {{vpcs:Array(String)}} AND nat_gateway_id != ''
             )
-            SELECT nat_gateway_id, vpc_id, allocation_id, public_ip, private_ip, change, changed_at
+            SELECT nat_gateway_id, vpc_id, allocation_id, association_id, public_ip, private_ip, change,
+                changed_at
             FROM {T_NAT} WHERE nat_gateway_id IN (SELECT nat_gateway_id FROM gateways)
             UNION ALL
-            SELECT '', '', allocation_id, public_ip, '', change, changed_at FROM {T_NAT}
+            SELECT '', '', allocation_id, '', public_ip, '', change, changed_at FROM {T_NAT}
             WHERE change = 'allocated' AND allocation_id IN (
                 SELECT allocation_id FROM {T_NAT}
                 WHERE nat_gateway_id IN (SELECT nat_gateway_id FROM gateways) AND allocation_id != '')""",
         {"vpcs": every_vpc},
     )
-    allocated: dict[str, str] = {}
-    vpc_of: dict[str, str] = {}
-    deleted: dict[str, datetime] = {}
-    addresses: list[tuple[str, str, str, str, datetime]] = []
-    for gateway, vpc, allocation, public, private, change, when in rows:
-        gateway, change, at = str(gateway), str(change), _utc(when)
-        if change == "allocated":
-            allocated[str(allocation)] = str(public)
-        elif change == "deleted":
-            deleted[gateway] = min(at, deleted.get(gateway, at))
-        else:
-            vpc_of[gateway] = str(vpc) or vpc_of.get(gateway, "")
-            addresses.append((gateway, str(allocation), str(public), str(private), at))
-    since: dict[tuple[str, str], datetime] = {}
-    for gateway, allocation, public, private, at in addresses:
-        for address in (public or allocated.get(allocation, ""), private):
-            if address:
-                since[(gateway, address)] = min(at, since.get((gateway, address), at))
-    for (gateway, address), start in sorted(since.items()):
-        vpc = vpc_of.get(gateway, "")
+    spans = _gateway_spans([(str(g), str(v), str(al), str(asn), str(pu), str(pr), str(c), _utc(w))
+                            for g, v, al, asn, pu, pr, c, w in rows])  # fmt: skip
+    for gateway, vpc, address, start, end in spans:
         for instance_id, ids in vpcs.items():
             if vpc in ids and instance_id in found:
-                end = deleted.get(gateway, FOREVER)
                 found[instance_id].append(NatAddress(instance_id, vpc, gateway, address, start, end))
     return found
+
+
+_GatewayRow = tuple[str, str, str, str, str, str, str, datetime]
+
+
+def _gateway_spans(rows: Sequence[_GatewayRow]) -> list[tuple[str, str, str, datetime, datetime]]:
+    """(gateway, VPC, address, from, to) for each time a gateway had an address, from the rows of
+    nat_gateway_addresses: (gateway, VPC, allocation, association, public, private, change, at)."""
+    allocated = {al: pu for _, _, al, _, pu, _, change, _ in rows if change == "allocated" and al}
+    vpc_of: dict[str, str] = {}
+    deleted: dict[str, datetime] = {}
+    # What each association (and allocation) of a gateway brought: its addresses.
+    brought: dict[tuple[str, str], set[str]] = {}
+    changes: dict[tuple[str, str], list[tuple[datetime, bool]]] = {}
+    releases: list[tuple[str, str, str, set[str], datetime]] = []
+    for gateway, vpc, allocation, association, public, private, change, at in rows:
+        addresses = {a for a in (public or allocated.get(allocation, ""), private) if a}
+        if change == "deleted":
+            deleted[gateway] = min(at, deleted.get(gateway, at))
+        elif change == "disassociated":
+            releases.append((gateway, allocation, association, addresses, at))
+        elif change in ("created", "associated"):
+            vpc_of[gateway] = vpc or vpc_of.get(gateway, "")
+            for key in ((gateway, "allocation:" + allocation), (gateway, "association:" + association)):
+                if key[1].split(":", 1)[1]:
+                    brought.setdefault(key, set()).update(addresses)
+            for address in addresses:
+                changes.setdefault((gateway, address), []).append((at, True))
+    for gateway, allocation, association, addresses, at in releases:
+        named = (
+            addresses | brought.get((gateway, "allocation:" + allocation), set()) if allocation else addresses
+        )
+        if association:
+            named |= brought.get((gateway, "association:" + association), set())
+        for address in named:
+            changes.setdefault((gateway, address), []).append((at, False))
+    spans = []
+    for (gateway, address), seen in sorted(changes.items()):
+        end_of_gateway = deleted.get(gateway, FOREVER)
+        start: datetime | None = None
+        # By time; at one instant a release before an association (a swap ends, then begins).
+        for at, associated in sorted(seen, key=lambda change: (change[0], change[1])):
+            if associated and start is None:
+                start = at
+            elif not associated and start is not None:
+                spans.append((gateway, vpc_of.get(gateway, ""), address, start, min(at, end_of_gateway)))
+                start = None
+        if start is not None:
+            spans.append((gateway, vpc_of.get(gateway, ""), address, start, end_of_gateway))
+    return [span for span in spans if span[3] < span[4]]

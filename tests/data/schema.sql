@@ -1597,6 +1597,7 @@ CREATE TABLE nat_gateway_addresses
     `vpc_id` String,
     `subnet_id` String,
     `allocation_id` String,
+    `association_id` String,
     `public_ip` String,
     `private_ip` String,
     `change` LowCardinality(String),
@@ -1618,6 +1619,7 @@ CREATE MATERIALIZED VIEW nat_gateway_addresses_cloudtrail_mv TO nat_gateway_addr
     `vpc_id` String,
     `subnet_id` String,
     `allocation_id` String,
+    `association_id` String,
     `public_ip` String,
     `private_ip` String,
     `change` String,
@@ -1632,27 +1634,34 @@ AS WITH
     JSONExtractRaw(raw, 'requestParameters') AS request,
     if(JSONHas(response, 'CreateNatGatewayResponse'), JSONExtractRaw(response, 'CreateNatGatewayResponse', 'natGateway'), JSONExtractRaw(response, 'natGateway')) AS created,
     if(JSONHas(response, 'AssociateNatGatewayAddressResponse'), JSONExtractRaw(response, 'AssociateNatGatewayAddressResponse'), response) AS associated,
-    multiIf(event_name = 'CreateNatGateway', created, event_name = 'AssociateNatGatewayAddress', associated, '') AS gateway,
+    if(JSONHas(response, 'DisassociateNatGatewayAddressResponse'), JSONExtractRaw(response, 'DisassociateNatGatewayAddressResponse'), response) AS disassociated,
+    if(JSONHas(request, 'DisassociateNatGatewayAddressRequest'), JSONExtractRaw(request, 'DisassociateNatGatewayAddressRequest'), request) AS released,
+    multiIf(event_name = 'CreateNatGateway', created, event_name = 'AssociateNatGatewayAddress', associated, event_name = 'DisassociateNatGatewayAddress', disassociated, '') AS gateway,
     JSONExtractRaw(gateway, 'natGatewayAddressSet', 'item') AS items,
     if(JSONType(items) = 'Array', JSONExtractArrayRaw(items), if(items = '', [], [items])) AS addresses,
+    coalesce(nullIf(JSONExtractRaw(released, 'AssociationId'), ''), JSONExtractRaw(released, 'associationIds'), JSONExtractRaw(released, 'AssociationIds')) AS named,
+    arrayFilter(x -> (x != ''), arrayMap(x -> if(JSONType(x) = 'Object', JSONExtractString(x, 'content'), JSONExtractString(x)), multiIf(JSONType(named) = 'Array', JSONExtractArrayRaw(named), (JSONType(named) = 'Object') AND JSONHas(named, 'item'), JSONExtractArrayRaw(named, 'item'), named = '', [], [named]))) AS association_ids,
+    coalesce(nullIf(JSONExtractString(gateway, 'natGatewayId'), ''), JSONExtractString(released, 'NatGatewayId'), JSONExtractString(released, 'natGatewayId')) AS gateway_id,
+    event_time + toIntervalSecond(ifNull(nullIf(toUInt32OrZero(replaceAll(JSONExtractRaw(released, 'MaxDrainDurationSeconds'), '"', '')), 0), 350)) AS released_at,
     coalesce(nullIf(JSONExtractString(response, 'DeleteNatGatewayResponse', 'natGatewayId'), ''), nullIf(JSONExtractString(response, 'natGatewayId'), ''), nullIf(JSONExtractString(request, 'DeleteNatGatewayRequest', 'NatGatewayId'), ''), JSONExtractString(request, 'natGatewayId')) AS deleted,
-    multiIf((event_name IN ('CreateNatGateway', 'AssociateNatGatewayAddress')), arrayMap(a -> tuple(JSONExtractString(gateway, 'natGatewayId'), JSONExtractString(gateway, 'vpcId'), JSONExtractString(gateway, 'subnetId'), JSONExtractString(a, 'allocationId'), JSONExtractString(a, 'publicIp'), JSONExtractString(a, 'privateIp'), if(event_name = 'CreateNatGateway', 'created', 'associated')), addresses), event_name = 'DeleteNatGateway', [tuple(deleted, '', '', '', '', '', 'deleted')], event_name = 'AllocateAddress', [tuple('', '', '', JSONExtractString(response, 'allocationId'), JSONExtractString(response, 'publicIp'), '', 'allocated')], []) AS found,
+    multiIf((event_name IN ('CreateNatGateway', 'AssociateNatGatewayAddress')), arrayMap(a -> tuple(JSONExtractString(gateway, 'natGatewayId'), JSONExtractString(gateway, 'vpcId'), JSONExtractString(gateway, 'subnetId'), JSONExtractString(a, 'allocationId'), JSONExtractString(a, 'publicIp'), JSONExtractString(a, 'privateIp'), if(event_name = 'CreateNatGateway', 'created', 'associated'), JSONExtractString(a, 'associationId')), addresses), (event_name = 'DisassociateNatGatewayAddress') AND (length(addresses) > 0), arrayMap(a -> tuple(gateway_id, '', '', JSONExtractString(a, 'allocationId'), JSONExtractString(a, 'publicIp'), JSONExtractString(a, 'privateIp'), 'disassociated', JSONExtractString(a, 'associationId')), addresses), event_name = 'DisassociateNatGatewayAddress', arrayMap(a -> tuple(gateway_id, '', '', '', '', '', 'disassociated', a), association_ids), event_name = 'DeleteNatGateway', [tuple(deleted, '', '', '', '', '', 'deleted', '')], event_name = 'AllocateAddress', [tuple('', '', '', JSONExtractString(response, 'allocationId'), JSONExtractString(response, 'publicIp'), '', 'allocated', '')], []) AS found,
     arrayJoin(found) AS item
 SELECT
     item.1 AS nat_gateway_id,
     item.2 AS vpc_id,
     item.3 AS subnet_id,
     item.4 AS allocation_id,
+    item.8 AS association_id,
     item.5 AS public_ip,
     item.6 AS private_ip,
     item.7 AS change,
     'cloudtrail' AS source,
     toString(recipient_account_id) AS account_id,
     toString(aws_region) AS region,
-    event_time AS changed_at,
+    if((item.7) = 'disassociated', released_at, event_time) AS changed_at,
     event_id AS evidence
 FROM cloudtrail_events
-WHERE (event_name IN ('CreateNatGateway', 'AssociateNatGatewayAddress', 'DeleteNatGateway', 'AllocateAddress')) AND (error_code = '') AND (event_source = 'ec2.amazonaws.com') AND (((item.1) != '') OR (((item.4) != '') AND ((item.5) != ''))) AND (((item.7) != 'created') OR ((item.2) != ''));
+WHERE (event_name IN ('CreateNatGateway', 'AssociateNatGatewayAddress', 'DisassociateNatGatewayAddress', 'DeleteNatGateway', 'AllocateAddress')) AND (error_code = '') AND (event_source = 'ec2.amazonaws.com') AND (((item.1) != '') OR (((item.4) != '') AND ((item.5) != ''))) AND (((item.7) != 'created') OR ((item.2) != ''));
 
 CREATE TABLE store_meta
 (

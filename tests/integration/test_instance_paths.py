@@ -151,6 +151,99 @@ def test_a_deleted_gateway_vouches_no_more(store: Store, loader: Loader, tmp_pat
     assert set(off) == {NAT_IP, FOREIGN_IP}
 
 
+SECOND_IP, SECOND_ALLOCATION = "203.0.113.41", "eipalloc-0f0f0f0f0f0f0f0f2"
+ASSOCIATION = "eipassoc-0a0a0a0a0a0a0a0a2"
+
+
+def _second_address(ids: scenarios.Ids, when: datetime) -> list[dict[str, Any]]:
+    """A secondary elastic address allocated and associated with the gateway (its record names the
+    allocation and association ids, not the public address)."""
+    allocated = call(
+        ids,
+        when,
+        ADMIN,
+        PROD,
+        "ec2",
+        "AllocateAddress",
+        request={"domain": "vpc"},
+        response={"publicIp": SECOND_IP, "domain": "vpc", "allocationId": SECOND_ALLOCATION},
+    )
+    associated = call(
+        ids, when + timedelta(minutes=1), ADMIN, PROD, "ec2", "AssociateNatGatewayAddress",
+        request={"AssociateNatGatewayAddressRequest": {
+            "NatGatewayId": GATEWAY, "AllocationId": {"tag": 1, "content": SECOND_ALLOCATION}}},
+        response={"AssociateNatGatewayAddressResponse": {"natGatewayId": GATEWAY, "natGatewayAddressSet": {
+            "item": {"allocationId": SECOND_ALLOCATION, "associationId": ASSOCIATION,
+                     "networkInterfaceId": "eni-0nat0000000000001", "isPrimary": False,
+                     "status": "associating"}}}},
+    )  # fmt: skip
+    return [allocated, associated]
+
+
+def _released_trail(
+    ids: scenarios.Ids, calls: list[tuple[datetime, str, str]], response_lists_addresses: bool = True
+) -> list[dict[str, Any]]:
+    """A secondary address on the VPC's gateway from 01:21, disassociated at 03:00 with a 60 s drain
+    (the response lists the address, or only the request's association id says which), associated
+    again at 05:01; the instance's key used as `calls` say."""
+    item = {"allocationId": SECOND_ALLOCATION, "associationId": ASSOCIATION, "publicIp": SECOND_IP,
+            "status": "disassociating", "isPrimary": False}  # fmt: skip
+    listed = {"natGatewayId": GATEWAY, "natGatewayAddressSet": {"item": [item]}}
+    released = call(
+        ids, at(3), ADMIN, PROD, "ec2", "DisassociateNatGatewayAddress",
+        request={"DisassociateNatGatewayAddressRequest": {
+            "NatGatewayId": GATEWAY, "AssociationId": {"tag": 1, "content": ASSOCIATION},
+            "MaxDrainDurationSeconds": 60}},
+        response={"DisassociateNatGatewayAddressResponse": listed} if response_lists_addresses else None,
+    )  # fmt: skip
+    return [
+        _launch(ids, at(1), INSTANCE, ENI, PRIVATE_IP),
+        *_nat_gateway(ids, at(1, 10)),
+        *_second_address(ids, at(1, 20)),
+        released,
+        _second_address(ids, at(5))[1],
+        *_session(ids, calls),
+    ]
+
+
+@pytest.mark.parametrize("response_lists_addresses", [True, False])
+def test_a_disassociated_address_vouches_until_it_is_released(
+    store: Store, loader: Loader, tmp_path: Path, response_lists_addresses: bool
+) -> None:
+    # Arrange: the key used from the secondary address before, during the drain, after the release,
+    # and again after it came back
+    calls = [(at(2, 30), SECOND_IP, "GetObject"), (at(3, 0, 30), SECOND_IP, "GetObject"),
+             (at(3, 5), SECOND_IP, "ListBuckets"), (at(6), SECOND_IP, "PutObject")]  # fmt: skip
+    records = _released_trail(
+        scenarios.Ids(f"natoff{int(response_lists_addresses)}"), calls, response_lists_addresses
+    )
+    _write_trail(tmp_path, records)
+    assert {r.status for r in loader.load_many(list(walk(tmp_path)))} == {LOADED}
+    after = [f"{PROD}:{r['eventID']}" for r in records if r["eventName"] == "ListBuckets"]
+    # Act
+    off = _off_instance(store)
+    # Assert: only the call between the release (03:01) and the address's return (05:01)
+    assert off == {SECOND_IP: after}
+
+
+def test_a_released_address_is_caught_after_many_calls_it_vouched_for(
+    store: Store, loader: Loader, tmp_path: Path
+) -> None:
+    # Arrange: 30 calls through the gateway's address (more than a deviation lists), then one after
+    # the address was released
+    calls = [(at(2, 10 + k), SECOND_IP, "GetObject") for k in range(30)] + [
+        (at(3, 5), SECOND_IP, "ListBuckets")
+    ]
+    records = _released_trail(scenarios.Ids("natmany"), calls)
+    _write_trail(tmp_path, records)
+    loader.load_many(list(walk(tmp_path)))
+    after = [f"{PROD}:{r['eventID']}" for r in records if r["eventName"] == "ListBuckets"]
+    # Act
+    off = _off_instance(store)
+    # Assert
+    assert off == {SECOND_IP: after}
+
+
 DESCRIBE_INSTANCES = {"Reservations": [{"OwnerId": PROD, "Instances": [{
     "InstanceId": INSTANCE, "VpcId": VPC, "SubnetId": PRIVATE_SUBNET, "PrivateIpAddress": PRIVATE_IP,
     "LaunchTime": "2024-05-01T00:00:00+00:00", "State": {"Name": "running"},
