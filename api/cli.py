@@ -187,6 +187,9 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
                 f"({seconds:.1f} s)"
             )
         return 0
+    except rebuild.IngestRunning as exc:
+        print(f"rebuild stopped: {exc}", file=sys.stderr)
+        return 2
     finally:
         store.close()
 

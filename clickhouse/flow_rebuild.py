@@ -12,7 +12,8 @@ run again after a crash counts every record once.
 Months of the rollups without stored records (records dropped by a lowered retention) are left as
 they are: nothing could fill them again. Run it with ingest stopped (the CLI owns an embedded store;
 stop the workers of a server): a flow loaded between a partition's removal and its replay would be
-counted twice.
+counted twice. A rebuild that finds loads running, or loaded since it started, stops with
+IngestRunning (clickhouse.rebuild.Quiet) rather than leave such figures unsaid.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from clickhouse import tables
 from clickhouse.client import Store
 from clickhouse.errors import SchemaError
-from clickhouse.rebuild import stored_partitions
+from clickhouse.rebuild import Quiet, stored_partitions
 
 # The source of the rows instance_interfaces_flowlog_mv writes to instance_interfaces.
 FLOW_SOURCE = "flowlogs"
@@ -40,7 +41,8 @@ class FlowRebuild:
 
 def rebuild_flows(store: Store, progress: Callable[[str, int, int], None] | None = None) -> FlowRebuild:
     """Refill the flow rollups from flowlog_records, partition by partition; progress gets
-    (partition id, its number, partitions in all) after each one."""
+    (partition id, its number, partitions in all) after each one. Raises IngestRunning when loads
+    run meanwhile."""
     if not store.scalar(
         "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = {name:String}",
         {"name": tables.FLOWLOG_RECORDS_REPLAY},
@@ -49,6 +51,7 @@ def rebuild_flows(store: Store, progress: Callable[[str, int, int], None] | None
             f"{tables.FLOWLOG_RECORDS_REPLAY} is missing: without it and the views that skip replayed "
             "rows, a rebuild would count every record again as loaded; migrate the store first"
         )
+    quiet = Quiet(store, "flows")
     partitions = stored_partitions(store, tables.FLOWLOG_RECORDS)
     run = uuid.uuid4().hex
     records = 0
@@ -56,6 +59,7 @@ def rebuild_flows(store: Store, progress: Callable[[str, int, int], None] | None
         records += _replay(store, partition, f"flowrebuild:{run}:{partition}")
         if progress:
             progress(partition, index, len(partitions))
+        quiet.check()
     return FlowRebuild(len(partitions), records)
 
 

@@ -18,10 +18,11 @@ from api.flowlogs import reads as flow_reads
 from api.instances import reads as instance_reads
 from clickhouse import flow_rebuild, migrate, tables
 from clickhouse.client import Store
+from clickhouse.rebuild import IngestRunning
 from clickhouse.retention import apply_retention
 from clickhouse.settings import StoreSettings
 from ingest.load import Loader
-from ingest.sources import file_ref
+from ingest.sources import ObjectRef, file_ref
 from tests.data.flowlogs import make
 from tests.integration.test_flowlog_load import flow_ref
 from tests.support import truncate_all
@@ -77,11 +78,14 @@ def _two_month_file(root: Path) -> Path:
     return path
 
 
-def _load(store: Store, tmp_path: Path) -> None:
-    loader = Loader(store, retention_days=0)
+def _refs(tmp_path: Path) -> list[ObjectRef]:
     refs = [file_ref(make.path(i)) for i in (0, 1, 2, 5)]
-    refs += [flow_ref(make.path(3)), file_ref(_two_month_file(tmp_path))]
-    loader.load_many(refs)
+    return [*refs, flow_ref(make.path(3)), file_ref(_two_month_file(tmp_path))]
+
+
+def _load(store: Store, tmp_path: Path, refs: list[ObjectRef] | None = None) -> None:
+    loader = Loader(store, retention_days=0)
+    loader.load_many(_refs(tmp_path) if refs is None else refs)
     # An address that another source (an operator's inventory) gave: not the rebuild's to touch.
     store.insert(
         tables.INSTANCE_INTERFACES,
@@ -259,3 +263,23 @@ def test_a_flow_that_two_flow_logs_delivered_counts_once_after_a_rebuild(
     assert flow_reads.traffic(fresh, [make.ENI], *day, 86400) == [loaded]
     assert (loaded.bytes_in, loaded.bytes_out) == (2200 + 90000 + 40, 5400 + 3000)
     assert fresh.scalar(f"SELECT sum(flows) FROM {tables.FLOWLOG_INTERFACE_HOURLY}") == 5
+
+
+def test_a_rebuild_that_finds_ingest_running_stops_and_one_run_again_is_right(
+    fresh: Store, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # Arrange: what every file gives; then all files but the two-month one loaded, the rollups
+    # lost, and that file loaded by a worker while the rebuild replays the first month
+    _load(fresh, tmp_path)
+    expected = _rollups(fresh)
+    truncate_all(fresh)
+    refs = _refs(tmp_path_factory.mktemp("again"))
+    _load(fresh, tmp_path, refs[:-1])
+    _lose_rollups(fresh)
+    late = Loader(fresh, retention_days=0)
+    # Act
+    with pytest.raises(IngestRunning, match="objects loaded since the rebuild of flows started: 1"):
+        flow_rebuild.rebuild_flows(fresh, lambda *_: late.load(refs[-1]))
+    flow_rebuild.rebuild_flows(fresh)
+    # Assert: the second rebuild counts every record once
+    assert _rollups(fresh) == expected
