@@ -179,7 +179,8 @@ def line_chunks(
         left = yield from cutter.cut(b"".join(held))
         held, size, breaks = ([left], len(left), b"\n" in left) if left else ([], 0, False)
     left = yield from cutter.cut(b"".join(held))
-    if left.strip():
+    # Not left.strip(): that copies what is left (a whole chunk of text) to find a non-blank byte.
+    if left and not left.isspace():
         count = left.count(b"\n") + (0 if left.endswith(b"\n") else 1)
         yield LineChunk(cutter.index, cutter.line, left, count)
 

@@ -11,7 +11,7 @@ import hashlib
 import os
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import BinaryIO, cast
@@ -187,13 +187,12 @@ def object_stream(ref: ObjectRef) -> ByteStream:
 
 @dataclass
 class ByteStream:
-    """Reads an object in pieces, gunzipping when it is gzip, hashing the stored bytes as it goes.
+    """Reads an object in pieces, gunzipping when it is gzip, counting the stored bytes.
 
     `source` is a path or a function that opens the object.
     """
 
     source: Path | Callable[[], BinaryIO]
-    sha256: hashlib._Hash = field(default_factory=hashlib.sha256)
     compressed: bool = False
     bytes_read: int = 0
 
@@ -209,7 +208,6 @@ class ByteStream:
         block = first
         read = getattr(handle, "read")  # noqa: B009 - any binary file object
         while block:
-            self.sha256.update(block)
             self.bytes_read += len(block)
             yield block
             block = read(READ_BYTES)
