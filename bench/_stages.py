@@ -227,7 +227,7 @@ def task_stages(params: dict[str, Any]) -> Result:
 
     passes: list[tuple[str, Callable[[], int], Store | None]] = [
         ("read files", read, None),
-        ("+ gunzip, sha256 (ByteStream)", gunzip, None),
+        ("+ gunzip (ByteStream)", gunzip, None),
         ("+ split into chunks and batches", split, None),
         ("+ ClickHouse JSONAsString insert (Null, no views)", insert_into(insert_only, "insert"), None),
         ("+ parse view (cloudtrail_parsed_mv -> Null)", insert_into(parse_only, "parse"), None),
