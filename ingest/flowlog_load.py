@@ -278,9 +278,15 @@ def _send(loader: Loader, comment: dict[str, Any], data: bytes, token: str) -> N
         "log_comment": orjson.dumps(comment).decode(),
         "insert_deduplication_token": token,
         "deduplicate_blocks_in_dependent_materialized_views": 1,
-        # Line numbers come from the row's place in its block: one chunk must stay one block.
+        # Line numbers and members come from the row's place in its block: one INSERT must stay one
+        # block. Without these, ClickHouse 26 cuts its input at about a million rows (a block is
+        # emitted once min_insert_block_size_rows is reached), and the rows after the cut were
+        # numbered from zero again. Lines are never more than bytes: neither row bound is reached;
+        # a byte bound of 0 takes no part.
         "input_format_parallel_parsing": 0,
-        "max_insert_block_size": 10_000_000,
+        "max_insert_block_size": len(data) + 1,
+        "min_insert_block_size_rows": len(data) + 1,
+        "min_insert_block_size_bytes": 0,
         # Rows are merged (replaced, aggregated) at merge time and read with FINAL or sums: merging
         # each inserted block first costs a quarter of the CPU (measured) for nothing.
         "optimize_on_insert": 0,

@@ -217,3 +217,36 @@ def test_objects_of_two_formats_interleaved_stay_within_a_chunk_and_load_as_alon
     assert 1 < len(sent) < len(refs)
     assert max(sent) <= 4096
     assert max(held) <= 4096
+
+
+def test_an_insert_of_more_than_a_million_lines_keeps_every_lines_object_and_number(
+    store: Store, tmp_path: Path
+) -> None:
+    # Arrange: two files of a short custom format, 600,000 lines each (about 60 bytes a line), that
+    # go in one INSERT: more rows than ClickHouse puts in one block by default
+    header = "interface-id srcaddr dstaddr start bytes"
+    refs = []
+    for minute in (10, 20):
+        lines = (
+            f"{ENI} 10.9.0.5 198.51.100.{k % 200} {1717408800 + minute * 60 + k % 60} {k}"
+            for k in range(600_000)
+        )
+        stamp = f"20240603T10{minute}Z_{minute:04x}"
+        name = f"{make.ACCOUNT}_vpcflowlogs_eu-west-1_fl-0batch00000000001_{stamp}.log.gz"
+        path = tmp_path / make.PREFIX / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(gzip.compress(("\n".join([header, *lines]) + "\n").encode(), compresslevel=1))
+        refs.append(file_ref(path))
+    loader = Loader(store, retention_days=0)
+    # Act
+    results = loader.load_many(refs)
+    # Assert: each object's 600,000 lines at file lines 2 to 600,001, and their bytes
+    assert [(r.status, r.records_read, r.records_loaded) for r in results] == [(LOADED, 600_000, 600_000)] * 2
+    numbers = store.rows(
+        "SELECT object_id, count(), uniqExact(position), min(position), max(position), sum(bytes) "
+        "FROM flowlog_records GROUP BY object_id ORDER BY object_id"
+    )
+    expected = sorted(
+        (loader.load_id(ref), 600_000, 600_000, 2, 600_001, sum(range(600_000))) for ref in refs
+    )
+    assert numbers == expected
