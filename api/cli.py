@@ -81,9 +81,10 @@ def start_workers(store: Store, store_settings: StoreSettings, ingest_settings: 
     actors = importlib.reload(loaded) if loaded else importlib.import_module("ingest.actors")
     geo.configure(geo.from_paths(ingest_settings.geoip_db, ingest_settings.geoip_asn_db))
     claims = claims_for(ingest_settings.redis_url)
-    actors.configure(
-        Loader(store, store_settings.retention_days), claims, ingest_settings.load_time_limit_seconds
+    loader = Loader(
+        store, store_settings.retention_days, flow_chunk_bytes=ingest_settings.flow_insert_mb * 1024 * 1024
     )
+    actors.configure(loader, claims, ingest_settings.load_time_limit_seconds)
     worker = dramatiq.Worker(broker, worker_threads=ingest_settings.worker_threads)
     worker.start()
     return Workers(broker, worker, actors, claims)

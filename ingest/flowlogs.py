@@ -38,7 +38,7 @@ DEFAULT_FIELDS = (
 TRANSIT_GATEWAY_FIELDS = frozenset({"tgw-id", "tgw-attachment-id", "tgw-src-eni", "tgw-dst-eni"})
 # A position past the end of any line: the view reads '' there (a field the format does not have).
 ABSENT = 1000
-CHUNK_BYTES = 64 * 1024 * 1024
+CHUNK_BYTES = 128 * 1024 * 1024
 MAX_HEADER_BYTES = 64 * 1024
 _FIELD_NAME = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
 # <acct>_vpcflowlogs_<region>_<fl-id>_<YYYYMMDDTHHmmZ>_<hash>.log.gz

@@ -18,6 +18,9 @@ class IngestSettings(BaseSettings):
     # Folders under which the API's ingest endpoint may read; nothing else on the server is readable.
     source_roots: Annotated[tuple[Path, ...], NoDecode] = ()
     load_time_limit_seconds: int = Field(default=3600, ge=10)
+    # The most flow log text one INSERT carries (MB). Larger INSERTs cost less CPU per line and leave
+    # fewer parts to merge; each loading thread holds about ten times this in memory at its peak.
+    flow_insert_mb: int = Field(default=128, ge=1, le=128)
     # S3 sources to follow (TOML, see ingest.sourcesconfig); more can be added through the admin API.
     sources_file: Path | None = None
     # How often the follow loop looks at the sources (each source has its own poll interval).
