@@ -277,9 +277,13 @@ def test_a_rebuild_that_finds_ingest_running_stops_and_one_run_again_is_right(
     _load(fresh, tmp_path, refs[:-1])
     _lose_rollups(fresh)
     late = Loader(fresh, retention_days=0)
+
+    def worker_loads(partition: str, index: int, count: int) -> None:
+        late.load(refs[-1])
+
     # Act
     with pytest.raises(IngestRunning, match="objects loaded since the rebuild of flows started: 1"):
-        flow_rebuild.rebuild_flows(fresh, lambda *_: late.load(refs[-1]))
+        flow_rebuild.rebuild_flows(fresh, worker_loads)
     flow_rebuild.rebuild_flows(fresh)
     # Assert: the second rebuild counts every record once
     assert _rollups(fresh) == expected
