@@ -328,6 +328,15 @@ def nat_addresses(store: Store, instance_ids: Sequence[str]) -> dict[str, list[N
 _GatewayRow = tuple[str, str, str, str, str, str, str, datetime]
 
 
+def _brought_keys(gateway: str, allocation: str, association: str) -> list[tuple[str, str, str]]:
+    """The ids under which a gateway row's addresses are known: its allocation and association."""
+    return [
+        (gateway, kind, value)
+        for kind, value in (("allocation", allocation), ("association", association))
+        if value
+    ]
+
+
 def _gateway_spans(rows: Sequence[_GatewayRow]) -> list[tuple[str, str, str, datetime, datetime]]:
     """(gateway, VPC, address, from, to) for each time a gateway had an address, from the rows of
     nat_gateway_addresses: (gateway, VPC, allocation, association, public, private, change, at)."""
@@ -335,7 +344,7 @@ def _gateway_spans(rows: Sequence[_GatewayRow]) -> list[tuple[str, str, str, dat
     vpc_of: dict[str, str] = {}
     deleted: dict[str, datetime] = {}
     # What each association (and allocation) of a gateway brought: its addresses.
-    brought: dict[tuple[str, str], set[str]] = {}
+    brought: dict[tuple[str, str, str], set[str]] = {}
     changes: dict[tuple[str, str], list[tuple[datetime, bool]]] = {}
     releases: list[tuple[str, str, str, set[str], datetime]] = []
     for gateway, vpc, allocation, association, public, private, change, at in rows:
@@ -346,17 +355,14 @@ def _gateway_spans(rows: Sequence[_GatewayRow]) -> list[tuple[str, str, str, dat
             releases.append((gateway, allocation, association, addresses, at))
         elif change in ("created", "associated"):
             vpc_of[gateway] = vpc or vpc_of.get(gateway, "")
-            for key in ((gateway, "allocation:" + allocation), (gateway, "association:" + association)):
-                if key[1].split(":", 1)[1]:
-                    brought.setdefault(key, set()).update(addresses)
+            for key in _brought_keys(gateway, allocation, association):
+                brought.setdefault(key, set()).update(addresses)
             for address in addresses:
                 changes.setdefault((gateway, address), []).append((at, True))
     for gateway, allocation, association, addresses, at in releases:
-        named = (
-            addresses | brought.get((gateway, "allocation:" + allocation), set()) if allocation else addresses
-        )
-        if association:
-            named |= brought.get((gateway, "association:" + association), set())
+        named = set(addresses)
+        for key in _brought_keys(gateway, allocation, association):
+            named |= brought.get(key, set())
         for address in named:
             changes.setdefault((gateway, address), []).append((at, False))
     spans = []
