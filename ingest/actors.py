@@ -18,7 +18,6 @@ import dramatiq
 from clickhouse import tables
 from ingest import backfill, flowlogs, jobs, s3
 from ingest.claims import Claims, MemoryClaims
-from ingest.flowlog_load import WHOLE_FRACTION
 from ingest.load import BATCH_OBJECTS, FAILED, SMALL_OBJECT_BYTES, Loader
 from ingest.sources import LogType, ObjectRef, walk
 
@@ -28,7 +27,6 @@ QUEUE = "ingest"
 # A message loads several small objects (one INSERT) or one large object.
 BATCH_BYTES = 32 * 1024 * 1024
 DISCOVER_PAGE = 1000
-FLOW_WHOLE_BYTES = flowlogs.CHUNK_BYTES // WHOLE_FRACTION
 
 
 @dataclass
@@ -53,15 +51,17 @@ def _loader() -> Loader:
     return _runtime.loader
 
 
-def batches(refs: list[ObjectRef]) -> list[list[ObjectRef]]:
+def batches(
+    refs: list[ObjectRef], flow_whole_bytes: int = flowlogs.CHUNK_BYTES // flowlogs.WHOLE_FRACTION
+) -> list[list[ObjectRef]]:
     """Group refs for load messages: small objects together, each large object alone. Flow log
-    objects up to a quarter of a flow chunk count as small: the loader reads them whole and sends
-    those of one format in one INSERT (ingest.flowlog_load)."""
+    objects up to flow_whole_bytes (the loader's Loader.flow_whole_bytes) count as small: the
+    loader reads them whole and sends those of one format in one INSERT (ingest.flowlog_load)."""
     groups: list[list[ObjectRef]] = []
     current: list[ObjectRef] = []
     size = 0
     for ref in refs:
-        limit = FLOW_WHOLE_BYTES if ref.log_type is LogType.FLOWLOGS else SMALL_OBJECT_BYTES
+        limit = flow_whole_bytes if ref.log_type is LogType.FLOWLOGS else SMALL_OBJECT_BYTES
         if ref.size > limit:
             groups.append([ref])
             continue
@@ -112,7 +112,7 @@ def enqueue_refs(job_id: str, refs: list[ObjectRef]) -> tuple[int, int]:
     fresh = [ref for ref in refs if ref.object_id not in done]
     claimed = _runtime.claims.claim([loader.load_id(ref) for ref in fresh], _runtime.claim_seconds)
     todo = [ref for ref in fresh if loader.load_id(ref) in claimed]
-    for group in batches(todo):
+    for group in batches(todo, loader.flow_whole_bytes):
         load_objects.send(job_id, [_message(ref) for ref in group])
     return len(todo), len(refs) - len(todo)
 

@@ -44,12 +44,6 @@ from ingest.sources import ByteStream, CorruptObject, LogType, ObjectRef, object
 log = logging.getLogger(__name__)
 
 
-# Objects whose stored size is at most a chunk divided by this are read whole and loaded with
-# others of their format, large ones included: every INSERT through the flow views has a fixed
-# cost (tens of milliseconds) and leaves parts to merge, so fewer, fuller INSERTs cost less CPU
-# per line (measured with make bench). Flow text compresses 5 to 8 times, so such an object
-# rarely holds more than a chunk of text; one that does streams on from what was read.
-WHOLE_FRACTION = 4
 BATCH_MEMBERS = 200
 
 
@@ -113,7 +107,7 @@ def load_flow_objects(loader: Loader, items: Sequence[tuple[ObjectRef, str]]) ->
     batches = _Batches(loader)
     waiting: list[_Member] = []
     for index, (ref, load_id) in enumerate(items):
-        if ref.size > loader.flow_chunk_bytes // WHOLE_FRACTION:
+        if ref.size > loader.flow_whole_bytes:
             results[index] = load_flow_object(loader, ref, load_id)
             continue
         member = _read_whole(loader, index, ref, load_id)

@@ -189,6 +189,8 @@ class Loader:
         # fixed cost per INSERT over more lines and leave fewer parts to merge (measured; memory
         # stays bounded by the chunk: about 1.3 GB of resident memory per loading thread at 128 MB).
         self.flow_chunk_bytes = flow_chunk_bytes
+        # Flow objects up to this many stored bytes are read whole and sent together.
+        self.flow_whole_bytes = flow_chunk_bytes // flowlogs.WHOLE_FRACTION
 
     def load_id(self, ref: ObjectRef) -> str:
         # A new size or a new retention is a new load: expired records come back when it is raised.
